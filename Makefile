@@ -1,0 +1,36 @@
+# The two commands a reader needs (README.md):
+#   make book   create .venv, install the pinned environment and front-end assets,
+#               execute every chapter and write the HTML to _build/html
+#   make test   the same environment, then every test (library, notebooks, HTML, browser)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: book test env clean
+
+env: $(VENV)/.installed book/_vendor/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+book/_vendor/.installed: node_modules/.installed scripts/vendor_assets.py
+	$(BIN)/python scripts/vendor_assets.py
+	touch $@
+
+book: env
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: env
+	bash scripts/run_tests.sh
+
+clean:
+	rm -rf _build book/_vendor

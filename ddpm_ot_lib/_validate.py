@@ -1,0 +1,102 @@
+"""Argument checks shared by every public function of :mod:`ddpm_ot_lib`.
+
+Each helper returns the argument as a float64 array (or float) and raises
+``ValueError`` / ``TypeError`` whose message names the argument and says what was
+expected, so that bad input fails loudly instead of propagating NaNs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function"]
+
+
+def _finite(arr: np.ndarray, name: str) -> np.ndarray:
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return arr
+
+
+def _float_array(value, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}") from exc
+    return arr
+
+
+def points(x, name: str = "x", d: int | None = None) -> np.ndarray:
+    """``x`` as a finite float array of shape (n, d), n >= 1."""
+    arr = _float_array(x, name)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {arr.shape}")
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(f"{name} must have {d} columns (dimension d = {d}), got shape {arr.shape}")
+    return _finite(arr, name)
+
+
+def vector(a, name: str, d: int | None = None) -> np.ndarray:
+    """``a`` as a finite float vector of shape (d,)."""
+    arr = _float_array(a, name)
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"{name} must be a vector of shape (d,), got shape {arr.shape}")
+    if d is not None and arr.shape[0] != d:
+        raise ValueError(f"{name} must have shape ({d},), got shape {arr.shape}")
+    return _finite(arr, name)
+
+
+def spd_matrix(cov, name: str = "cov", d: int | None = None, rtol: float = 1e-10) -> np.ndarray:
+    """``cov`` as a symmetric positive-definite (d, d) matrix (symmetrised exactly)."""
+    arr = _finite(_float_array(cov, name), name)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square (d, d) matrix, got shape {arr.shape}")
+    if d is not None and arr.shape[0] != d:
+        raise ValueError(f"{name} must have shape ({d}, {d}), got shape {arr.shape}")
+    scale = max(np.abs(arr).max(), np.finfo(float).tiny)
+    if np.abs(arr - arr.T).max() > rtol * scale:
+        raise ValueError(f"{name} must be symmetric; max |{name} - {name}.T| = {np.abs(arr - arr.T).max():.3g}")
+    arr = 0.5 * (arr + arr.T)
+    try:
+        np.linalg.cholesky(arr)
+    except np.linalg.LinAlgError:
+        lam = np.linalg.eigvalsh(arr).min()
+        raise ValueError(f"{name} must be positive definite; its smallest eigenvalue is {lam:.3g}") from None
+    return arr
+
+
+def time(t, name: str = "t") -> float:
+    """``t`` as a finite float >= 0."""
+    arr = _float_array(t, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar time, got shape {arr.shape}")
+    value = float(arr)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite time >= 0, got {value}")
+    return value
+
+
+def times(ts, name: str = "t_eval") -> np.ndarray:
+    """``ts`` as a non-empty, non-decreasing 1-D array of finite times >= 0."""
+    arr = _finite(_float_array(ts, name), name)
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"{name} must be a non-empty 1-D array of times, got shape {arr.shape}")
+    if arr.min() < 0:
+        raise ValueError(f"{name} must hold times >= 0, got minimum {arr.min()}")
+    if np.any(np.diff(arr) < 0):
+        raise ValueError(f"{name} must be non-decreasing")
+    return arr
+
+
+def positive(value, name: str) -> float:
+    """``value`` as a finite float > 0."""
+    arr = _float_array(value, name)
+    if arr.ndim != 0 or not np.isfinite(arr) or float(arr) <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(arr)
+
+
+def function(f, name: str):
+    """``f`` if it is callable."""
+    if not callable(f):
+        raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+    return f

@@ -1,0 +1,29 @@
+"""Write a copy of the book's _config.yml with notebook execution switched off.
+
+Used by scripts/run_tests.sh: nbval has just re-executed every chapter and checked
+that the stored outputs match, so the test build renders those outputs instead of
+executing each chapter a second time.
+
+usage: python scripts/config_noexec.py SRC DEST
+"""
+import os
+import sys
+
+import yaml
+
+
+def main(src: str, dest: str) -> None:
+    with open(src) as fh:
+        config = yaml.safe_load(fh)
+    config.setdefault("execute", {})["execute_notebooks"] = "off"
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    tmp = dest + ".tmp"
+    with open(tmp, "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    os.replace(tmp, dest)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2])

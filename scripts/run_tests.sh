@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test of the book, in the order each stage needs the one before:
+#   1. the library (pytest, property tests)
+#   2. every chapter re-executed and compared with its stored outputs (nbval, strict),
+#      with the per-chapter execution time printed
+#   3. the HTML build, warnings as errors, rendering the outputs nbval just validated
+#   4. the built HTML in headless Chromium: no request leaves the machine, math and
+#      widgets render
+# Called by `make test` (which first creates the environment). Exits non-zero on the
+# first failing stage; pytest's exit 5 ("no tests collected") is a failure too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export MPLBACKEND=Agg PYTHONHASHSEED=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+start=$SECONDS
+stage() { printf '\n==== %s (t = %ds) ====\n' "$1" $((SECONDS - start)); }
+
+stage "1/4 library tests"
+$BIN/python -m pytest tests -m "not browser" -n 2 -p no:cacheprovider
+
+stage "2/4 chapters: nbval, strict"
+$BIN/python -m pytest --nbval book -n 2 --dist loadfile -p no:cacheprovider \
+    --sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_timing
+
+stage "3/4 HTML build, warnings as errors (stored outputs, no re-execution)"
+rm -rf _build/html
+$BIN/python scripts/config_noexec.py _config.yml _build/_config_noexec.yml
+$BIN/jupyter-book build . --config _build/_config_noexec.yml -W -n --keep-going
+
+stage "4/4 built HTML in headless Chromium"
+bash scripts/install_chromium.sh
+$BIN/python -m pytest tests -m browser -p no:cacheprovider
+
+stage "all stages passed"
