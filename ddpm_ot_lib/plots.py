@@ -1,0 +1,56 @@
+"""One helper per figure kind, with the book's colours.
+
+Colours are fixed across chapters: the data distribution is always ``DATA``, the
+latent N(0, I) always ``LATENT``, probability-flow trajectories ``FLOW`` and
+optimal-transport displacements ``OT``. Helpers draw on a given matplotlib ``Axes``
+and return it, so chapters compose figures freely.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DATA = "#1f77b4"      # data distribution p_0
+LATENT = "#d62728"    # latent N(0, I)
+FLOW = "#2ca02c"      # probability-flow (DDPM/DDIM encoder) trajectories
+OT = "#7f7f7f"        # optimal-transport displacements
+ACCENT = "#ff7f0e"    # highlighted points, controls
+
+__all__ = ["DATA", "LATENT", "FLOW", "OT", "ACCENT", "gaussian_ellipse", "trajectories", "displacements"]
+
+
+def gaussian_ellipse(ax, mean, cov, n_std=(1.0, 2.0), color=DATA, **kwargs):
+    """Draw the n_std-sigma ellipses of N(mean, cov) in 2-D on ``ax``."""
+    mean = np.asarray(mean, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    if mean.shape != (2,) or cov.shape != (2, 2):
+        raise ValueError(f"gaussian_ellipse needs mean (2,) and cov (2, 2), got {mean.shape} and {cov.shape}")
+    lam, q = np.linalg.eigh(cov)
+    angle = np.linspace(0.0, 2.0 * np.pi, 200)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    for k in np.atleast_1d(n_std):
+        pts = mean[:, None] + q @ (k * np.sqrt(lam)[:, None] * circle)
+        ax.plot(pts[0], pts[1], color=color, **kwargs)
+    return ax
+
+
+def trajectories(ax, paths, color=FLOW, start_color=DATA, end_color=LATENT, lw=0.8, alpha=0.7):
+    """Draw 2-D trajectories ``paths`` of shape (m, n, 2) (m times, n particles)."""
+    paths = np.asarray(paths, dtype=float)
+    if paths.ndim != 3 or paths.shape[2] != 2:
+        raise ValueError(f"paths must have shape (m, n, 2), got {paths.shape}")
+    ax.plot(paths[:, :, 0], paths[:, :, 1], color=color, lw=lw, alpha=alpha)
+    ax.scatter(paths[0, :, 0], paths[0, :, 1], s=8, color=start_color, zorder=3)
+    ax.scatter(paths[-1, :, 0], paths[-1, :, 1], s=8, color=end_color, zorder=3)
+    return ax
+
+
+def displacements(ax, x0, x1, color=OT, lw=0.8, alpha=0.7, **kwargs):
+    """Draw straight segments x0[i] -> x1[i] (2-D), as an optimal-transport plan is drawn."""
+    x0 = np.asarray(x0, dtype=float)
+    x1 = np.asarray(x1, dtype=float)
+    if x0.shape != x1.shape or x0.ndim != 2 or x0.shape[1] != 2:
+        raise ValueError(f"x0 and x1 must both have shape (n, 2), got {x0.shape} and {x1.shape}")
+    seg_x = np.stack([x0[:, 0], x1[:, 0]])
+    seg_y = np.stack([x0[:, 1], x1[:, 1]])
+    ax.plot(seg_x, seg_y, color=color, lw=lw, alpha=alpha, **kwargs)
+    return ax
