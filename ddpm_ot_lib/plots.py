@@ -54,3 +54,57 @@ def displacements(ax, x0, x1, color=OT, lw=0.8, alpha=0.7, **kwargs):
     seg_y = np.stack([x0[:, 1], x1[:, 1]])
     ax.plot(seg_x, seg_y, color=color, lw=lw, alpha=alpha, **kwargs)
     return ax
+
+
+# --- Helpers for the Gaussian toy chapter (Fig. 1) and the widgets ---------------------
+
+def blend(color0, color1, s) -> str:
+    """The colour ``(1 - s) * color0 + s * color1`` (s in [0, 1]) as a ``#rrggbb`` string."""
+    from matplotlib.colors import to_rgb
+
+    s = float(s)
+    if not np.isfinite(s) or not 0.0 <= s <= 1.0:
+        raise ValueError(f"s must be a number in [0, 1], got {s!r}")
+    rgb = (1.0 - s) * np.array(to_rgb(color0)) + s * np.array(to_rgb(color1))
+    return "#" + "".join(f"{int(round(255 * c)):02x}" for c in rgb)
+
+
+def time_color(t) -> str:
+    r"""Colour of :math:`p_t`: ``DATA`` at t = 0 blending into ``LATENT`` as t grows.
+
+    The weight is the share of noise in :math:`\Sigma_t = e^{-2t}\Sigma + (1 - e^{-2t}) I`,
+    i.e. s = 1 - e^{-2t}.
+    """
+    t = float(t)
+    if not np.isfinite(t) or t < 0:
+        raise ValueError(f"t must be a finite time >= 0, got {t!r}")
+    return blend(DATA, LATENT, 1.0 - np.exp(-2.0 * t))
+
+
+def gaussian_density(ax, mean, cov, extent, color=DATA, n_grid=160, vmax=None):
+    """Shade the density of the 2-D Gaussian N(mean, cov) over ``extent`` on ``ax``.
+
+    extent : (xmin, xmax, ymin, ymax); colour runs from white (0) to ``color`` (``vmax``,
+    by default the peak density). Returns ``ax``.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    mean = np.asarray(mean, dtype=float)
+    cov = np.asarray(cov, dtype=float)
+    if mean.shape != (2,) or cov.shape != (2, 2):
+        raise ValueError(f"gaussian_density needs mean (2,) and cov (2, 2), got {mean.shape} and {cov.shape}")
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    if not (xmin < xmax and ymin < ymax):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with xmin < xmax, ymin < ymax, got {extent}")
+    gx, gy = np.meshgrid(np.linspace(xmin, xmax, n_grid), np.linspace(ymin, ymax, n_grid))
+    diff = np.stack([gx - mean[0], gy - mean[1]], axis=-1)
+    quad = np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff)
+    dens = np.exp(-0.5 * quad) / (2.0 * np.pi * np.sqrt(np.linalg.det(cov)))
+    cmap = LinearSegmentedColormap.from_list("density", ["#ffffff", color])
+    ax.imshow(dens, extent=(xmin, xmax, ymin, ymax), origin="lower", cmap=cmap,
+              vmin=0.0, vmax=dens.max() if vmax is None else vmax, interpolation="bilinear")
+    ax.set_aspect("equal")
+    return ax
+
+
+__all__ += ["blend", "time_color", "gaussian_density"]

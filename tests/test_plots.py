@@ -1,0 +1,63 @@
+"""ddpm_ot_lib.plots: the figure helpers draw what they say and reject bad input."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from ddpm_ot_lib import plots  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+def test_blend_endpoints_and_midpoint():
+    assert plots.blend("#000000", "#ffffff", 0.0) == "#000000"
+    assert plots.blend("#000000", "#ffffff", 1.0) == "#ffffff"
+    assert plots.blend("#000000", "#ffffff", 0.5) == "#808080"
+    assert plots.blend(plots.DATA, plots.LATENT, 0.0) == plots.DATA
+
+
+@pytest.mark.parametrize("s", [-0.1, 1.1, np.nan])
+def test_blend_rejects(s):
+    with pytest.raises(ValueError, match="s must"):
+        plots.blend("k", "w", s)
+
+
+def test_time_color():
+    assert plots.time_color(0.0) == plots.DATA
+    assert plots.time_color(50.0) == plots.LATENT
+    assert plots.time_color(0.5) not in (plots.DATA, plots.LATENT)
+    with pytest.raises(ValueError, match="t must"):
+        plots.time_color(-1.0)
+
+
+def test_gaussian_density_draws_the_density(ax):
+    mean, cov = np.array([1.0, -0.5]), np.array([[2.0, 0.3], [0.3, 0.5]])
+    plots.gaussian_density(ax, mean, cov, (-4, 6, -4, 3), n_grid=101)
+    (img,) = ax.get_images()
+    dens = np.asarray(img.get_array())
+    assert dens.shape == (101, 101)
+    from scipy.stats import multivariate_normal
+    assert dens.max() == pytest.approx(multivariate_normal(mean, cov).pdf(mean), rel=0.02)
+    assert img.get_extent() == [-4.0, 6.0, -4.0, 3.0]
+
+
+@pytest.mark.parametrize("mean, cov, extent, msg", [
+    (np.zeros(3), np.eye(2), (0, 1, 0, 1), "mean"),
+    (np.zeros(2), np.eye(3), (0, 1, 0, 1), "cov"),
+    (np.zeros(2), np.eye(2), (1, 0, 0, 1), "extent"),
+])
+def test_gaussian_density_rejects(ax, mean, cov, extent, msg):
+    with pytest.raises(ValueError, match=msg):
+        plots.gaussian_density(ax, mean, cov, extent)
+
+
+def test_exports():
+    for name in ("blend", "time_color", "gaussian_density", "gaussian_ellipse", "trajectories", "displacements"):
+        assert name in plots.__all__ and callable(getattr(plots, name))
