@@ -87,3 +87,198 @@ def relative_cost_error(x0, x1) -> float:
         raise ValueError("x0 and x1 coincide: the OT cost is 0 and the relative error is undefined")
     own = float(np.trace(cost)) / x0.shape[0]
     return (own - ot_value) / ot_value
+
+
+# ---------------------------------------------------------------------------
+# Cyclical monotonicity, displacement interpolation and the 1-D monotone
+# rearrangement (the optimal transport chapter, §3.2 and App. A).
+# ---------------------------------------------------------------------------
+def _permutation_cycles(sigma: np.ndarray) -> list[np.ndarray]:
+    seen = np.zeros(sigma.size, dtype=bool)
+    cycles = []
+    for start in range(sigma.size):
+        if seen[start] or sigma[start] == start:
+            seen[start] = True
+            continue
+        cycle, i = [], start
+        while not seen[i]:
+            seen[i] = True
+            cycle.append(i)
+            i = sigma[i]
+        cycles.append(np.array(cycle, dtype=int))
+    return cycles
+
+
+def cycle_gain(x0, x1, cycle) -> float:
+    r"""How much the pairing ``x0[i] -> x1[i]`` loses on one cycle of indices.
+
+    For a cycle :math:`(i_1, \dots, i_k)` returns
+
+    .. math:: \sum_{j} \lVert x0_{i_j} - x1_{i_j}\rVert^2
+              - \sum_{j} \lVert x0_{i_j} - x1_{i_{j+1}}\rVert^2 \qquad (i_{k+1} = i_1),
+
+    the drop in total cost when each point of the cycle is sent to its successor's
+    partner instead. The pairing is cyclically monotone when no cycle has a positive
+    gain (Villani 2009, Def. 5.1, with :math:`c = \lVert\cdot\rVert^2`).
+
+    x0, x1 : arrays (n, d); cycle : integer array (k,) of distinct indices.
+    """
+    x0, x1 = _pair(x0, x1)
+    cycle = np.asarray(cycle, dtype=int)
+    if cycle.ndim != 1 or cycle.size < 1 or np.unique(cycle).size != cycle.size:
+        raise ValueError(f"cycle must be a 1-D array of distinct indices, got {cycle}")
+    if cycle.min() < 0 or cycle.max() >= x0.shape[0]:
+        raise ValueError(f"cycle indices must lie in [0, {x0.shape[0]}), got {cycle}")
+    succ = np.roll(cycle, -1)
+    own = ((x0[cycle] - x1[cycle]) ** 2).sum()
+    moved = ((x0[cycle] - x1[succ]) ** 2).sum()
+    return float(own - moved)
+
+
+def cyclical_monotonicity_violation(x0, x1):
+    r"""A cycle on which the pairing ``x0[i] -> x1[i]`` is not cyclically monotone, or none.
+
+    With n points of equal weight, the pairing is optimal (``relative_cost_error`` is 0)
+    exactly when it is cyclically monotone. The certificate: compute the exact OT
+    permutation :math:`\sigma` (``ot.emd``), split it into cycles, and return the cycle
+    with the largest :func:`cycle_gain`. Since the total gain over all cycles equals
+    :math:`n\,(\mathrm{Cost}(pairing) - \mathrm{Cost}(OT))`, some cycle has a positive
+    gain whenever the pairing is not optimal.
+
+    Parameters
+    ----------
+    x0, x1 : arrays (n, d)     the pairing to test
+
+    Returns
+    -------
+    cycle : integer array (k,)   indices :math:`(i_1, \dots, i_k)` of the most
+                                 violating cycle of :math:`\sigma` (empty if none)
+    gain : float                 its :func:`cycle_gain`; 0.0 when the pairing is
+                                 cyclically monotone (up to rounding)
+    """
+    x0, x1 = _pair(x0, x1)
+    sigma = _plan(x0, x1)[1].argmax(axis=1)
+    # sigma sends x0[i] to x1[sigma[i]]; its cycles (i, sigma(i), sigma^2(i), ...) have
+    # exactly the successor relation of cycle_gain (x0[i_j] -> x1[i_{j+1}])
+    best, best_gain = np.array([], dtype=int), 0.0
+    for cycle in _permutation_cycles(sigma):
+        gain = cycle_gain(x0, x1, cycle)
+        if gain > best_gain:
+            best, best_gain = cycle, gain
+    return best, best_gain
+
+
+def best_swap(x0, x1):
+    r"""The 2-cycle (i, j) with the largest :func:`cycle_gain`, by brute force over all pairs.
+
+    Swapping partners of i and j changes the cost by
+    :math:`2\langle x0_i - x0_j,\, x1_i - x1_j\rangle` (minus sign for a drop), so
+    a positive gain means the pairing is not even monotone there.
+
+    x0, x1 : arrays (n, d), n >= 2. Returns (i, j, gain) with gain a float.
+    """
+    x0, x1 = _pair(x0, x1)
+    if x0.shape[0] < 2:
+        raise ValueError("best_swap needs at least two pairs")
+    g = x0 @ x1.T
+    diag = g.diagonal()
+    gains = -2.0 * (diag[:, None] + diag[None, :] - g - g.T)
+    np.fill_diagonal(gains, -np.inf)
+    i, j = np.unravel_index(np.argmax(gains), gains.shape)
+    return int(i), int(j), float(gains[i, j])
+
+
+def displacement_interpolation(x0, x1, s) -> np.ndarray:
+    r"""McCann's displacement interpolation of the pairing ``x0[i] -> x1[i]``.
+
+    .. math:: x_s = (1 - s)\, x0 + s\, x1, \qquad s \in [0, 1];
+
+    applied to an optimal pairing it is the Wasserstein geodesic (Benamou–Brenier).
+
+    x0, x1 : arrays (n, d); s : array (m,) of times in [0, 1].
+    Returns array (m, n, d).
+    """
+    x0, x1 = _pair(x0, x1)
+    s = check.times(s, "s")
+    if s[-1] > 1.0:
+        raise ValueError(f"s must lie in [0, 1], got maximum {s[-1]}")
+    return (1.0 - s)[:, None, None] * x0[None] + s[:, None, None] * x1[None]
+
+
+def _paths(paths, name="paths"):
+    arr = np.asarray(paths, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (m, n, d) with m >= 2 times, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return arr
+
+
+def kinetic_energy(paths, times) -> float:
+    r"""Benamou–Brenier action of particle paths, discretised on their time grid.
+
+    .. math:: \mathcal{A} = \int \frac1n \sum_i \lVert \dot x_i(t)\rVert^2\, dt
+              \approx \sum_k \frac{1}{n}\sum_i
+              \frac{\lVert x_i(t_{k+1}) - x_i(t_k)\rVert^2}{t_{k+1} - t_k}.
+
+    Exact for paths that are straight with constant speed on each interval. Over
+    :math:`[0, 1]` it is at least :math:`W_2^2` between the end clouds, with equality for
+    the displacement interpolation of an optimal pairing (Benamou & Brenier 2000).
+
+    paths : array (m, n, d); times : array (m,), strictly increasing.
+    """
+    paths = _paths(paths)
+    times = check.times(times, "times")
+    if times.size != paths.shape[0] or np.any(np.diff(times) <= 0):
+        raise ValueError(f"times must be strictly increasing with one entry per path time ({paths.shape[0]})")
+    step = ((np.diff(paths, axis=0) ** 2).sum(axis=2)).mean(axis=1)
+    return float((step / np.diff(times)).sum())
+
+
+def path_length(paths) -> float:
+    r"""Length of particle paths in :math:`L^2`: :math:`\sum_k (\frac1n\sum_i \lVert\Delta x_i\rVert^2)^{1/2}`.
+
+    It does not depend on how the paths are timed and is at least the :math:`W_2`
+    distance between the end clouds. paths : array (m, n, d).
+    """
+    paths = _paths(paths)
+    return float(np.sqrt(((np.diff(paths, axis=0) ** 2).sum(axis=2)).mean(axis=1)).sum())
+
+
+def quantile_map_1d(x, cdf, upper_cdf=None) -> np.ndarray:
+    r"""The monotone rearrangement onto N(0, 1): :math:`T(x) = \Phi^{-1}(F(x))`.
+
+    In one dimension this increasing map is the optimal transport map from the law
+    with distribution function :math:`F` to N(0, 1) (Villani 2009, Remark 2.19; Peyré &
+    Cuturi 2019, Remark 2.30), for every convex cost.
+
+    Parameters
+    ----------
+    x : array (n, 1)             points
+    cdf : callable               ``cdf(x)`` -> F(x), shape (n,)
+    upper_cdf : callable, optional
+                                 ``upper_cdf(x)`` -> 1 - F(x), used where F(x) > 1/2
+                                 to keep digits in the right tail
+
+    Returns
+    -------
+    array (n, 1)
+    """
+    from scipy.special import ndtri
+
+    x = check.points(x, "x", d=1)
+    check.function(cdf, "cdf")
+    f = np.asarray(cdf(x), dtype=np.float64).reshape(-1)
+    if f.shape != (x.shape[0],) or np.any((f < 0) | (f > 1)) or not np.all(np.isfinite(f)):
+        raise ValueError("cdf(x) must return one value in [0, 1] per point")
+    z = ndtri(f)
+    if upper_cdf is not None:
+        check.function(upper_cdf, "upper_cdf")
+        g = np.asarray(upper_cdf(x), dtype=np.float64).reshape(-1)
+        right = f > 0.5
+        z[right] = -ndtri(g[right])
+    return z[:, None]
+
+
+__all__ += ["cycle_gain", "cyclical_monotonicity_violation", "best_swap", "displacement_interpolation",
+            "kinetic_energy", "path_length", "quantile_map_1d"]
