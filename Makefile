@@ -14,8 +14,8 @@ env: $(VENV)/.installed book/_vendor/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install -qq -c constraints.txt "torch==2.13.0"
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[test]"
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

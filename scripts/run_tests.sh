@@ -11,12 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-export MPLBACKEND=Agg PYTHONHASHSEED=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# (No MPLBACKEND here: chapter kernels must keep their inline backend, or figures vanish.)
+export PYTHONHASHSEED=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 start=$SECONDS
 stage() { printf '\n==== %s (t = %ds) ====\n' "$1" $((SECONDS - start)); }
 
 stage "1/4 library tests"
-$BIN/python -m pytest tests -m "not browser" -n 2 -p no:cacheprovider
+MPLBACKEND=Agg $BIN/python -m pytest tests -m "not browser" -n 2 -p no:cacheprovider
 
 stage "2/4 chapters: nbval, strict"
 $BIN/python -m pytest --nbval book -n 2 --dist loadfile -p no:cacheprovider \
