@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test env clean
+.PHONY: book test env clean student pdf
 
 env: $(VENV)/.installed book/_vendor/.installed
 
@@ -31,6 +31,17 @@ book: env
 
 test: env
 	bash scripts/run_tests.sh
+
+# The other editions (README.md, "Other editions"); both render the stored outputs
+# without executing anything.
+#   make student   the book without solutions: _build/student/html
+#   make pdf       the whole book as one PDF: _build/pdf/ddpm-ot.pdf (headless Chromium)
+student: env
+	$(BIN)/python scripts/build_student.py
+
+pdf: env
+	bash scripts/install_chromium.sh
+	$(BIN)/python scripts/build_pdf.py
 
 clean:
 	rm -rf _build book/_vendor

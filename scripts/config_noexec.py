@@ -4,6 +4,9 @@ Used by scripts/run_tests.sh: nbval has just re-executed every chapter and check
 that the stored outputs match, so the test build renders those outputs instead of
 executing each chapter a second time.
 
+Jupyter Book resolves the paths of `sphinx.local_extensions` relative to the config
+file, so the copy has them rebased onto its own folder.
+
 usage: python scripts/config_noexec.py SRC DEST
 """
 import os
@@ -16,6 +19,11 @@ def main(src: str, dest: str) -> None:
     with open(src) as fh:
         config = yaml.safe_load(fh)
     config.setdefault("execute", {})["execute_notebooks"] = "off"
+    local = (config.get("sphinx") or {}).get("local_extensions") or {}
+    src_dir = os.path.dirname(os.path.abspath(src))
+    dest_dir = os.path.dirname(os.path.abspath(dest))
+    for name, path in local.items():
+        local[name] = os.path.relpath(os.path.join(src_dir, path), dest_dir)
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     tmp = dest + ".tmp"
     with open(tmp, "w") as fh:

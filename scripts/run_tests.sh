@@ -4,7 +4,9 @@
 #   2. every chapter re-executed and compared with its stored outputs (nbval, strict),
 #      with the per-chapter execution time printed
 #   3. the HTML build, warnings as errors, rendering the outputs nbval just validated
-#   4. the built HTML in headless Chromium: no request leaves the machine, math and
+#   4. the student edition (no solutions) and the PDF, built from the same stored
+#      outputs, and their checks (tests/test_editions.py, marker `editions`)
+#   5. the built HTML in headless Chromium: no request leaves the machine, math and
 #      widgets render
 # Called by `make test` (which first creates the environment). Exits non-zero on the
 # first failing stage; pytest's exit 5 ("no tests collected") is a failure too.
@@ -16,19 +18,26 @@ export PYTHONHASHSEED=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS
 start=$SECONDS
 stage() { printf '\n==== %s (t = %ds) ====\n' "$1" $((SECONDS - start)); }
 
-stage "1/4 library tests"
-MPLBACKEND=Agg $BIN/python -m pytest tests -m "not browser" -n 2 -p no:cacheprovider
+stage "1/5 library tests"
+MPLBACKEND=Agg $BIN/python -m pytest tests -m "not browser and not editions" -n 2 -p no:cacheprovider
 
-stage "2/4 chapters: nbval, strict"
+stage "2/5 chapters: nbval, strict"
 $BIN/python -m pytest --nbval book -n 2 --dist loadfile -p no:cacheprovider \
     --sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_timing
 
-stage "3/4 HTML build, warnings as errors (stored outputs, no re-execution)"
+stage "3/5 HTML build, warnings as errors (stored outputs, no re-execution)"
 rm -rf _build/html
 $BIN/python scripts/config_noexec.py _config.yml _build/_config_noexec.yml
 $BIN/jupyter-book build . --config _build/_config_noexec.yml -W -n --keep-going
 
-stage "4/4 built HTML in headless Chromium"
+stage "4/5 student edition and PDF (stored outputs, no re-execution)"
+bash scripts/install_chromium.sh
+bash scripts/install_poppler.sh
+$BIN/python scripts/build_student.py
+$BIN/python scripts/build_pdf.py
+$BIN/python -m pytest tests -m editions -p no:cacheprovider
+
+stage "5/5 built HTML in headless Chromium"
 bash scripts/install_chromium.sh
 $BIN/python -m pytest tests -m browser -p no:cacheprovider
 
