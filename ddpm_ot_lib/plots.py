@@ -108,3 +108,79 @@ def gaussian_density(ax, mean, cov, extent, color=DATA, n_grid=160, vmax=None):
 
 
 __all__ += ["blend", "time_color", "gaussian_density"]
+
+
+# ---------------------------------------------------------------------------
+# Image grids (the image-latents chapter, §3.5, Figs. 4-5).
+# ---------------------------------------------------------------------------
+def _mosaic(images, ncol, pad, background):
+    images = np.asarray(images, dtype=float)
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] != 3):
+        raise ValueError(f"images must have shape (n, h, w) or (n, h, w, 3), got {images.shape}")
+    n, h, w = images.shape[:3]
+    ncol = n if ncol is None else int(ncol)
+    if ncol < 1:
+        raise ValueError(f"ncol must be >= 1, got {ncol}")
+    nrow = -(-n // ncol)
+    shape = (nrow * (h + pad) + pad, ncol * (w + pad) + pad) + images.shape[3:]
+    canvas = np.full(shape, background, dtype=float)
+    for k in range(n):
+        r, c = divmod(k, ncol)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[y:y + h, x:x + w] = images[k]
+    return canvas
+
+
+def image_grid(ax, images, ncol=None, pad=1, cmap="gray_r", background=None, title=None, ylabel=None):
+    """Tile ``images`` (n, h, w) grey or (n, h, w, 3) RGB, values in [0, 1], into one picture on ``ax``.
+
+    Images fill the rows left to right, ``ncol`` per row (default: all in one row),
+    separated by ``pad`` pixels of ``background`` (default: white). Grey images use
+    ``cmap``, with 0 -> white for the default ``"gray_r"`` (ink on paper, as the
+    digits are drawn).
+    Axis ticks are removed; ``ylabel`` labels the row (e.g. the model's name).
+    """
+    if background is None:
+        background = 0.0 if np.ndim(images) == 3 and cmap == "gray_r" else 1.0
+    canvas = _mosaic(images, ncol, pad, background)
+    if canvas.ndim == 2:
+        ax.imshow(canvas, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel, rotation=0, ha="right", va="center", fontsize=10)
+    return ax
+
+
+def image_rows(rows, labels, ncol=None, width=9.0, title=None, cmap="gray_r"):
+    """One figure, one row of :func:`image_grid` per entry of ``rows`` (e.g. one per model).
+
+    rows : list of arrays (n, h, w[, 3]) with the same n (the same latents decoded by
+    different models line up in columns); labels : one name per row.
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if len(rows) != len(labels) or not rows:
+        raise ValueError(f"rows and labels must be non-empty and of equal length, got {len(rows)} and {len(labels)}")
+    first = np.asarray(rows[0])
+    n, h, w = first.shape[:3]
+    ncol = n if ncol is None else ncol
+    per_row = -(-n // ncol) * (h + 1) / (ncol * (w + 1))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(width, width * per_row * len(rows) * 1.08 + 0.3),
+                             squeeze=False)
+    for ax, imgs, label in zip(axes[:, 0], rows, labels):
+        image_grid(ax, imgs, ncol=ncol, ylabel=label, cmap=cmap)
+    if title is not None:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["image_grid", "image_rows"]

@@ -1,0 +1,518 @@
+r"""DDPM training, DDIM sampling and DDIM inversion, written plainly (torch).
+
+The forward process of DDPM (Ho et al., 2020; the paper's Eq. (1)) adds Gaussian
+noise in T small steps, :math:`q(x_t \mid x_{t-1}) = N(\sqrt{1-\beta_t}\,x_{t-1},
+\beta_t I)`, so that in closed form
+
+.. math:: x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,
+          \qquad \bar\alpha_t = \prod_{s \le t} (1 - \beta_s),
+          \quad \varepsilon \sim N(0, I).
+
+A network :math:`\varepsilon_\theta(x_t, t)` is trained to predict
+:math:`\varepsilon` (mean squared error, Ho et al.'s :math:`L_\mathrm{simple}`).
+DDIM (Song et al., 2021; the paper's Eq. (4), :math:`\eta = 0`) then moves
+deterministically between two noise levels :math:`\bar\alpha_t \to \bar\alpha_s`,
+
+.. math:: x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1-\bar\alpha_s}\,
+          \varepsilon_\theta(x_t, t), \qquad
+          \hat x_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon_\theta(x_t, t)}
+                          {\sqrt{\bar\alpha_t}},
+
+which is Euler's method for the probability-flow ODE (Eq. 9) in the variables
+:math:`x/\sqrt{\bar\alpha}` and :math:`\sigma = \sqrt{(1-\bar\alpha)/\bar\alpha}`.
+Run from noise to data it is the decoder; run from data to noise it is the DDIM
+inversion, i.e. the encoder :math:`E` whose optimality the book studies.
+
+Conventions
+-----------
+* Timesteps are integers ``0 .. T-1`` (index into ``schedule.alpha_bar``); the
+  clean end of every sampler is :math:`\bar\alpha = 1`, as in diffusers'
+  ``DDIMScheduler(set_alpha_to_one=True)``.
+* A sampler with ``steps`` steps calls the model exactly ``steps`` times: the
+  number of function evaluations (NFE) equals ``steps``. :class:`CountingEps`
+  counts them.
+* "eps models" are any callable ``eps(x, t)`` with ``x`` of shape (n, d) and ``t``
+  an integer tensor of shape (n,), returning (n, d). :class:`EpsMLP` is one; the
+  exact predictor for Gaussian data, :func:`gaussian_eps`, is another.
+* Inference runs under ``torch.no_grad()`` and keeps the dtype of its input, so
+  float64 inputs with a float64 model (e.g. :func:`gaussian_eps`) give float64
+  accuracy.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time as _time
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "Schedule", "linear_schedule", "q_sample", "gaussian_eps", "EpsMLP", "train",
+    "ddim_timesteps", "ddim_step", "ddim_sample", "ddim_invert", "ddpm_sample",
+    "CountingEps", "save_model", "load_model", "state_checksum", "timed",
+]
+
+
+# --------------------------------------------------------------------------- schedule
+class Schedule(NamedTuple):
+    r"""A discrete DDPM noise schedule (float64 tensors of shape (T,)).
+
+    ``betas[t]`` is :math:`\beta_t` and ``alpha_bar[t]`` is
+    :math:`\bar\alpha_t = \prod_{s\le t}(1-\beta_s)`, for t = 0 .. T-1.
+    """
+    betas: torch.Tensor
+    alpha_bar: torch.Tensor
+
+    @property
+    def T(self) -> int:
+        return int(self.betas.shape[0])
+
+
+def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> Schedule:
+    r"""Ho et al.'s linear schedule :math:`\beta_t` from ``beta_start`` to ``beta_end`` (Eq. 1).
+
+    With the defaults, :math:`\bar\alpha_{T-1} \approx 4.0\times10^{-5}`: the last
+    noise level keeps :math:`\sqrt{\bar\alpha} \approx 0.0064` of the data, and the
+    clean-data prediction divides by it (a factor of about 157).
+    Same betas as diffusers' ``beta_schedule="linear"`` (there in float32).
+    """
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"T must be an integer >= 1, got {T!r}")
+    for name, v in (("beta_start", beta_start), ("beta_end", beta_end)):
+        if not (isinstance(v, (int, float)) and 0 < v < 1):
+            raise ValueError(f"{name} must be a number in (0, 1), got {v!r}")
+    betas = torch.linspace(float(beta_start), float(beta_end), int(T), dtype=torch.float64)
+    return Schedule(betas, torch.cumprod(1.0 - betas, dim=0))
+
+
+def _check_schedule(schedule) -> Schedule:
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a ddpm_ot_lib.diffusion.Schedule, got {type(schedule).__name__}")
+    return schedule
+
+
+def _schedule_of(model, schedule):
+    if schedule is None:
+        schedule = getattr(model, "schedule", None)
+        if schedule is None:
+            raise ValueError("schedule is needed: model has no .schedule attribute")
+    return _check_schedule(schedule)
+
+
+def _check_points(x, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (n, d), got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return x
+
+
+def _check_steps(steps, T: int, name: str = "steps") -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= T:
+        raise ValueError(f"{name} must be an integer in 1 .. T = {T}, got {steps!r}")
+    return int(steps)
+
+
+def _check_model(model):
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(x, t), got {type(model).__name__}")
+    return model
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""The forward process in closed form (Eq. 1):
+    :math:`x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon`.
+
+    x0, noise : (n, d); t : integer tensor (n,) of timesteps in 0 .. T-1.
+    """
+    a = _check_schedule(schedule).alpha_bar[t].to(x0.dtype)[:, None]
+    return a.sqrt() * x0 + (1.0 - a).sqrt() * noise
+
+
+def gaussian_eps(mean, std: float, schedule: Schedule) -> Callable:
+    r"""The exact (optimal) noise predictor for data :math:`N(\mu, s^2 I)`.
+
+    Then :math:`x_t \sim N(\sqrt{\bar\alpha_t}\mu, (\bar\alpha_t s^2 + 1 - \bar\alpha_t) I)`
+    and :math:`\varepsilon^*(x_t) = -\sqrt{1-\bar\alpha_t}\,\nabla\log p_t(x_t)`:
+
+    .. math:: \varepsilon^*(x_t, t) = \frac{\sqrt{1-\bar\alpha_t}\,(x_t - \sqrt{\bar\alpha_t}\,\mu)}
+                                          {\bar\alpha_t s^2 + 1 - \bar\alpha_t}.
+
+    mean : array (d,); std : s > 0. Returns ``eps(x, t)`` (float64 like ``mean``),
+    with a ``.schedule`` attribute, usable wherever a trained model is.
+    """
+    schedule = _check_schedule(schedule)
+    mu = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+    if mu.ndim != 1:
+        raise ValueError(f"mean must be a vector of shape (d,), got shape {tuple(mu.shape)}")
+    if not (isinstance(std, (int, float)) and std > 0 and math.isfinite(std)):
+        raise ValueError(f"std must be a finite number > 0, got {std!r}")
+    s2 = float(std) ** 2
+
+    def eps(x, t):
+        a = schedule.alpha_bar[_as_timesteps(t, x.shape[0])].to(x.dtype)[:, None]
+        return (1.0 - a).sqrt() * (x - a.sqrt() * mu.to(x.dtype)) / (a * s2 + 1.0 - a)
+
+    eps.schedule = schedule
+    return eps
+
+
+def _as_timesteps(t, n: int) -> torch.Tensor:
+    t = torch.as_tensor(t, dtype=torch.long)
+    return t.expand(n) if t.ndim == 0 else t
+
+
+# --------------------------------------------------------------------------- model
+def _timestep_embedding(t: torch.Tensor, dim: int, T: int) -> torch.Tensor:
+    """Sinusoidal features of t / T (Vaswani et al.; as in Ho et al.'s U-Net), shape (n, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=torch.float32) / half)
+    arg = (t.float() / T * 1000.0)[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+
+
+class _Block(nn.Module):
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.fc1 = nn.Linear(hidden, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+
+    def forward(self, h, e):
+        return h + self.fc2(torch.nn.functional.silu(self.fc1(self.norm(h + e))))
+
+
+class EpsMLP(nn.Module):
+    r"""A residual MLP noise predictor :math:`\varepsilon_\theta(x, t)` for flattened images.
+
+    The network ``net`` (input layer, ``depth`` residual blocks with the time
+    embedding added, output layer initialised at zero) is wrapped as
+
+    .. math:: \varepsilon_\theta(x, t) = \sqrt{1-\bar\alpha_t}\,x + \sqrt{\bar\alpha_t}\,\mathrm{net}(x, t).
+
+    This is the "v-parametrisation" (Salimans & Ho, 2022): ``net`` predicts
+    :math:`v = \sqrt{\bar\alpha_t}\varepsilon - \sqrt{1-\bar\alpha_t}x_0` and
+    :math:`\hat x_0 = \sqrt{\bar\alpha_t}x - \sqrt{1-\bar\alpha_t}\mathrm{net}`.
+    At high noise the output is close to :math:`x` by construction, so errors of
+    ``net`` are not amplified by :math:`1/\sqrt{\bar\alpha_t}` (up to 157) in
+    :math:`\hat x_0`; a plain ε output overshoots there.
+
+    Parameters
+    ----------
+    dim : int  data dimension d (pixels × channels)
+    hidden, depth, emb : width, number of residual blocks, time-embedding size
+    T, beta_start, beta_end : the linear schedule (:func:`linear_schedule`)
+    seed : int  the initial weights are a function of the seed only
+
+    ``model(x, t)``: x (n, d) float32, t integer (n,) or scalar -> ε (n, d).
+    ``model.config`` is a plain dict that rebuilds the model (:func:`load_model`).
+    """
+
+    def __init__(self, dim: int, hidden: int = 256, depth: int = 3, emb: int = 64,
+                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0):
+        super().__init__()
+        for name, v in (("dim", dim), ("hidden", hidden), ("depth", depth), ("emb", emb)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if emb % 2:
+            raise ValueError(f"emb must be even, got {emb}")
+        self.config = dict(dim=int(dim), hidden=int(hidden), depth=int(depth), emb=int(emb),
+                           T=int(T), beta_start=float(beta_start), beta_end=float(beta_end), seed=int(seed))
+        self.schedule = linear_schedule(T, beta_start, beta_end)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.inp = nn.Linear(dim, hidden)
+            self.temb = nn.Sequential(nn.Linear(emb, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+            self.blocks = nn.ModuleList(_Block(hidden) for _ in range(depth))
+            self.norm = nn.LayerNorm(hidden)
+            self.out = nn.Linear(hidden, dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def net(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        e = self.temb(_timestep_embedding(t, self.config["emb"], self.config["T"]))
+        h = self.inp(x)
+        for block in self.blocks:
+            h = block(h, e)
+        return self.out(self.norm(h))
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        t = _as_timesteps(t, x.shape[0])
+        a = self.schedule.alpha_bar[t].to(x.dtype)[:, None]
+        return (1.0 - a).sqrt() * x + a.sqrt() * self.net(x, t)
+
+
+# --------------------------------------------------------------------------- training
+def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, lr: float = 1e-3,
+          ema: float = 0.999, seed: int = 0, progress: bool = False, desc: str | None = None) -> np.ndarray:
+    r"""Train ``model`` by ε-prediction (Ho et al.'s :math:`L_\mathrm{simple}`) on ``data``.
+
+    Each step draws a batch :math:`x_0` from ``data`` (with replacement), timesteps
+    :math:`t` uniform in 0 .. T-1 and noise :math:`\varepsilon`, forms
+    :math:`x_t` by Eq. (1) and takes an Adam step on
+    :math:`\lVert \varepsilon_\theta(x_t, t) - \varepsilon\rVert^2` (mean over batch
+    and pixels); the learning rate decays as a cosine to 0. At the end the model's
+    parameters are replaced by their exponential moving average (decay ``ema``;
+    ``ema=0`` keeps the last iterate) and the model is put in eval mode.
+
+    Parameters
+    ----------
+    model : EpsMLP (trained in place)
+    data : tensor (n, d) float32, the training images flattened, values ~[-1, 1]
+    steps, batch_size, lr, ema : optimisation settings
+    seed : every random draw comes from a generator seeded here, so with one
+        torch thread the result is bit-for-bit reproducible on a given machine
+    progress : show a tqdm progress bar (``desc`` labels it)
+
+    Returns
+    -------
+    losses : array (steps,), the training loss of every step
+    """
+    if not isinstance(model, nn.Module) or not hasattr(model, "schedule"):
+        raise TypeError(f"model must be an EpsMLP (a torch module with .schedule), got {type(model).__name__}")
+    data = _check_points(data, "data")
+    if data.shape[1] != getattr(model, "config", {}).get("dim", data.shape[1]):
+        raise ValueError(f"data must have {model.config['dim']} columns (the model's dim), got shape {tuple(data.shape)}")
+    steps = int(steps) if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) else steps
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if not 0 <= ema < 1:
+        raise ValueError(f"ema must be in [0, 1), got {ema!r}")
+    from tqdm.auto import tqdm
+
+    schedule = model.schedule
+    gen = torch.Generator().manual_seed(int(seed))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1.0 + math.cos(math.pi * k / steps)))
+    averaged = [p.detach().clone() for p in params]
+    losses = np.empty(steps)
+    model.train()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=1.0)
+    for k in bar:
+        idx = torch.randint(data.shape[0], (batch_size,), generator=gen)
+        t = torch.randint(schedule.T, (batch_size,), generator=gen)
+        noise = torch.randn((batch_size, data.shape[1]), generator=gen, dtype=data.dtype)
+        x0 = data[idx]
+        loss = ((model(q_sample(x0, t, noise, schedule), t) - noise) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        decay = min(ema, (1.0 + k) / (10.0 + k))
+        with torch.no_grad():
+            for avg, p in zip(averaged, params):
+                avg.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+        losses[k] = loss.item()
+        if progress and k % 100 == 0:
+            bar.set_postfix(loss=f"{losses[max(0, k - 99):k + 1].mean():.4f}")
+    with torch.no_grad():
+        for avg, p in zip(averaged, params):
+            p.copy_(avg)
+    model.eval()
+    return losses
+
+
+# --------------------------------------------------------------------------- DDIM
+def ddim_timesteps(T: int, steps: int) -> torch.Tensor:
+    r"""The ``steps`` timesteps a DDIM sampler visits, descending ("trailing" spacing).
+
+    :math:`t_k = \mathrm{round}(k T / S) - 1` for k = S, ..., 1; the first is always
+    T - 1 (the noisiest level), and after the last the sampler steps to
+    :math:`\bar\alpha = 1`. Identical to diffusers' ``timestep_spacing="trailing"``.
+    Returns a long tensor (steps,).
+    """
+    steps = _check_steps(steps, T)
+    k = torch.arange(steps, dtype=torch.float64)
+    return (torch.round(T - k * (T / steps)) - 1).long()
+
+
+def ddim_step(eps: torch.Tensor, x: torch.Tensor,
+              a_from: float, a_to: float) -> torch.Tensor:
+    r"""One DDIM update (Eq. 4, eta = 0) from noise level a_from to a_to.
+
+    a_from and a_to are values of alpha_bar. With the predicted clean image
+    :math:`\hat x_0 = (x - \sqrt{1 - a_\mathrm{from}}\,\varepsilon)
+    / \sqrt{a_\mathrm{from}}`,
+
+    .. math:: x' = \sqrt{a_\mathrm{to}}\,\hat x_0
+                   + \sqrt{1 - a_\mathrm{to}}\,\varepsilon .
+
+    The same formula serves sampling (a_to > a_from) and inversion
+    (a_to < a_from). eps, x : (n, d); returns (n, d).
+    """
+    a_from, a_to = float(a_from), float(a_to)
+    x0_hat = (x - math.sqrt(1.0 - a_from) * eps) / math.sqrt(a_from)
+    return math.sqrt(a_to) * x0_hat + math.sqrt(1.0 - a_to) * eps
+
+
+def _eval(model, x, t: int) -> torch.Tensor:
+    out = model(x, torch.full((x.shape[0],), int(t), dtype=torch.long))
+    if out.shape != x.shape:
+        raise ValueError(f"model(x, t) must return shape {tuple(x.shape)} like x, got {tuple(out.shape)}")
+    return out
+
+
+@torch.no_grad()
+def ddim_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedule | None = None,
+                return_path: bool = False):
+    r"""Decode latents ``x_T`` (n, d) to data with ``steps`` DDIM steps (η = 0; NFE = ``steps``).
+
+    Visits :func:`ddim_timesteps` ``(T, steps)`` and ends at :math:`\bar\alpha = 1`:
+    step k evaluates :math:`\varepsilon_\theta(x_{t_k}, t_k)` and applies
+    :func:`ddim_step` from :math:`\bar\alpha_{t_k}` to :math:`\bar\alpha_{t_{k-1}}`.
+    ``schedule`` defaults to ``model.schedule``.
+
+    Returns x_0 (n, d), or with ``return_path`` a tensor (steps + 1, n, d) of the
+    states from x_T to x_0.
+    """
+    _check_model(model)
+    schedule = _schedule_of(model, schedule)
+    x = _check_points(x_T, "x_T")
+    ts = ddim_timesteps(schedule.T, steps)
+    a = schedule.alpha_bar
+    path = [x]
+    for k, t in enumerate(ts.tolist()):
+        a_next = float(a[ts[k + 1]]) if k + 1 < len(ts) else 1.0
+        x = ddim_step(_eval(model, x, t), x, float(a[t]), a_next)
+        path.append(x)
+    return torch.stack(path) if return_path else x
+
+
+@torch.no_grad()
+def ddim_invert(model, x0: torch.Tensor, steps: int, schedule: Schedule | None = None,
+                return_path: bool = False):
+    r"""Encode data ``x0`` (n, d) to latents by DDIM inversion with ``steps`` steps (NFE = ``steps``).
+
+    The encoder :math:`E` of the paper: the DDIM ODE run from data
+    (:math:`\bar\alpha = 1`) up through the timesteps of :func:`ddim_timesteps`
+    (ascending) to t = T - 1. Each step is explicit Euler in the other direction:
+    it evaluates :math:`\varepsilon_\theta` at the current state and time (the
+    clean end is evaluated at timestep 0) and applies :func:`ddim_step`.
+    ``ddim_sample(model, ddim_invert(model, x0, S), S)`` returns ``x0`` up to an
+    O(1/S) discretisation error.
+
+    Returns x_T (n, d), or with ``return_path`` (steps + 1, n, d) from x_0 to x_T.
+    """
+    _check_model(model)
+    schedule = _schedule_of(model, schedule)
+    x = _check_points(x0, "x0")
+    ts = ddim_timesteps(schedule.T, steps).flip(0).tolist()
+    a = schedule.alpha_bar
+    path = [x]
+    t_cur, a_cur = 0, 1.0
+    for t in ts:
+        x = ddim_step(_eval(model, x, t_cur), x, a_cur, float(a[t]))
+        t_cur, a_cur = t, float(a[t])
+        path.append(x)
+    return torch.stack(path) if return_path else x
+
+
+@torch.no_grad()
+def ddpm_sample(model, x_T: torch.Tensor, steps: int | None = None, schedule: Schedule | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Ancestral (stochastic) DDPM sampling from ``x_T`` (n, d); NFE = ``steps`` (default T).
+
+    On the timesteps of :func:`ddim_timesteps`, each step from :math:`t` to
+    :math:`s` (:math:`\bar\alpha_s = 1` after the last) draws
+
+    .. math:: x_s = \sqrt{\bar\alpha_s}\,\hat x_0 + \sqrt{1-\bar\alpha_s-\sigma^2}\,\varepsilon_\theta
+                    + \sigma z, \qquad
+              \sigma^2 = \frac{1-\bar\alpha_s}{1-\bar\alpha_t}\Bigl(1-\frac{\bar\alpha_t}{\bar\alpha_s}\Bigr),
+
+    DDIM's η = 1 (Song et al., 2021, Eq. 16). With ``steps = T`` this is exactly Ho
+    et al.'s sampler with the posterior variance :math:`\tilde\beta_t`.
+    ``generator`` seeds the noise z.
+    """
+    _check_model(model)
+    schedule = _schedule_of(model, schedule)
+    x = _check_points(x_T, "x_T")
+    steps = schedule.T if steps is None else steps
+    ts = ddim_timesteps(schedule.T, steps)
+    a = schedule.alpha_bar
+    for k, t in enumerate(ts.tolist()):
+        a_t = float(a[t])
+        a_s = float(a[ts[k + 1]]) if k + 1 < len(ts) else 1.0
+        eps = _eval(model, x, t)
+        var = (1.0 - a_s) / (1.0 - a_t) * (1.0 - a_t / a_s)
+        x0_hat = (x - math.sqrt(1.0 - a_t) * eps) / math.sqrt(a_t)
+        x = math.sqrt(a_s) * x0_hat + math.sqrt(max(1.0 - a_s - var, 0.0)) * eps
+        if var > 0:
+            x = x + math.sqrt(var) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x
+
+
+class CountingEps:
+    """Wrap an eps model and count its calls (function evaluations) in ``.calls``.
+
+    Forwards ``.schedule``, so ``ddim_sample(CountingEps(model), x, 10)`` works and
+    leaves ``calls == 10``.
+    """
+
+    def __init__(self, model):
+        self.model = _check_model(model)
+        self.schedule = getattr(model, "schedule", None)
+        self.calls = 0
+
+    def __call__(self, x, t):
+        self.calls += 1
+        return self.model(x, t)
+
+
+# --------------------------------------------------------------------------- save / load
+def state_checksum(model: nn.Module) -> str:
+    """SHA-256 of the model's float16 weights (name order), to check that a retrain reproduces a file."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, v in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(v.detach().to(torch.float16).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_model(model: EpsMLP, path, metadata: dict | None = None) -> None:
+    """Write ``model`` (config + float16 weights + ``metadata``) to ``path`` atomically.
+
+    The file is written to ``path + '.tmp'`` in the same folder and moved into place
+    with ``os.replace``, so a reader never sees a half-written file.
+    """
+    if not isinstance(model, EpsMLP):
+        raise TypeError(f"model must be an EpsMLP, got {type(model).__name__}")
+    path = os.fspath(path)
+    payload = {
+        "config": dict(model.config),
+        "state_dict": {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()},
+        # plain JSON types only, so that torch.load(weights_only=True) accepts the file
+        "metadata": json.loads(json.dumps(dict(metadata or {}), default=str)),
+    }
+    tmp = path + ".tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path, return_metadata: bool = False):
+    """Load a model written by :func:`save_model` (``weights_only=True``), float32, eval mode."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path}; run `python scripts/train_image_models.py` to create it")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model = EpsMLP(**payload["config"])
+    model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    model.eval()
+    return (model, payload.get("metadata", {})) if return_metadata else model
+
+
+def timed(fn, *args, **kwargs):
+    """Call ``fn(*args, **kwargs)`` and return ``(result, seconds)`` (wall clock)."""
+    start = _time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, _time.perf_counter() - start

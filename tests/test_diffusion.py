@@ -1,0 +1,251 @@
+"""Tests of ddpm_ot_lib.diffusion: DDIM / DDPM against diffusers' schedulers (an
+independent implementation), against the exact noise predictor for Gaussian data,
+training, save / load, the training script, and bad input."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_ot_lib import diffusion as D
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "book" / "data"
+T = 1000
+MU = np.array([0.8, -1.5, 0.3, 2.0])
+S = 0.4
+
+
+def _diffusers(cls, **kw):
+    diffusers = pytest.importorskip("diffusers")
+    return getattr(diffusers, cls)(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
+                                   beta_schedule="linear", clip_sample=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return D.linear_schedule(T)
+
+
+@pytest.fixture(scope="module")
+def oracle(schedule):
+    return D.gaussian_eps(MU, S, schedule)
+
+
+def test_schedule_matches_diffusers(schedule):
+    ref = _diffusers("DDIMScheduler")
+    assert torch.allclose(schedule.alpha_bar.float(), ref.alphas_cumprod, rtol=1e-5, atol=1e-7)
+    assert schedule.T == T
+    assert math.isclose(1.0 / math.sqrt(float(schedule.alpha_bar[-1])), 157, rel_tol=0.01)
+
+
+@pytest.mark.parametrize("steps", [1, 7, 10, 16, 50, 333, 1000])
+def test_timesteps_match_diffusers_trailing(steps):
+    ref = _diffusers("DDIMScheduler", timestep_spacing="trailing")
+    ref.set_timesteps(steps)
+    assert torch.equal(D.ddim_timesteps(T, steps), ref.timesteps.long())
+
+
+@pytest.mark.parametrize("steps", [10, 50])
+def test_ddim_sampling_step_by_step_matches_diffusers(schedule, oracle, steps):
+    ref = _diffusers("DDIMScheduler", timestep_spacing="trailing", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    x0 = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    path = D.ddim_sample(oracle, x0.double(), steps, schedule=schedule, return_path=True)
+    x = x0.clone()
+    for k, t in enumerate(ref.timesteps):
+        eps = oracle(x.double(), t).float()
+        x = ref.step(eps, t, x, eta=0.0).prev_sample
+        assert torch.allclose(path[k + 1].float(), x, rtol=1e-4, atol=1e-4), f"step {k}"
+
+
+def test_ddim_inversion_step_by_step_matches_diffusers(schedule, oracle):
+    steps = 20
+    ref = _diffusers("DDIMInverseScheduler", timestep_spacing="trailing", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    x0 = torch.as_tensor(MU + S * np.random.default_rng(1).standard_normal((64, 4)))
+    path = D.ddim_invert(oracle, x0, steps, schedule=schedule, return_path=True)
+    x, label = x0.float(), 0
+    for k, t in enumerate(ref.timesteps):
+        eps = oracle(x.double(), label).float()  # our convention: eps at the current state and time
+        x = ref.step(eps, t, x).prev_sample
+        label = int(t)
+        assert torch.allclose(path[k + 1].float(), x, rtol=1e-4, atol=1e-4), f"step {k}"
+
+
+def test_ddpm_sample_matches_diffusers_ddpm_scheduler(schedule, oracle):
+    ref = _diffusers("DDPMScheduler", variance_type="fixed_small")
+    ref.set_timesteps(T)
+    x_T = torch.randn(16, 4, generator=torch.Generator().manual_seed(2))
+    ours = D.ddpm_sample(oracle, x_T, schedule=schedule, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    x = x_T.clone()
+    for t in ref.timesteps:
+        x = ref.step(oracle(x.double(), t).float(), t, x, generator=g).prev_sample
+    assert torch.allclose(ours, x, rtol=1e-3, atol=1e-3)
+
+
+def test_ddpm_strided_is_ddim_eta_one(schedule, oracle):
+    steps = 25
+    ref = _diffusers("DDIMScheduler", timestep_spacing="trailing", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    x_T = torch.randn(16, 4, generator=torch.Generator().manual_seed(4))
+    ours = D.ddpm_sample(oracle, x_T, steps, schedule=schedule, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    x = x_T.clone()
+    for k, t in enumerate(ref.timesteps):
+        z = torch.randn(x.shape, generator=g) if k + 1 < steps else torch.zeros_like(x)
+        x = ref.step(oracle(x.double(), t).float(), t, x, eta=1.0, variance_noise=z).prev_sample
+    assert torch.allclose(ours, x, rtol=1e-4, atol=1e-4)
+
+
+def _exact_encoder(x, schedule):
+    """The DDIM ODE's exact flow map to t = T-1 for N(MU, S^2 I): affine, monotone."""
+    a = float(schedule.alpha_bar[-1])
+    return math.sqrt(a) * MU + math.sqrt(a * S**2 + 1 - a) * (x - MU) / S
+
+
+def test_inversion_converges_to_exact_encoder(schedule, oracle):
+    x0 = torch.as_tensor(MU + S * np.random.default_rng(6).standard_normal((200, 4)))
+    exact = _exact_encoder(x0.numpy(), schedule)
+    z = {n: D.ddim_invert(oracle, x0, n, schedule=schedule).numpy() for n in (100, 200, 1000)}
+    errs = {n: np.abs(v - exact).max() for n, v in z.items()}
+    assert 1.8 < errs[100] / errs[200] < 2.2  # first order in 1/steps (Euler in sigma)
+    assert errs[1000] < 0.015
+    # the first-order error is all there is: Richardson extrapolation is 70x closer
+    assert np.abs(2 * z[200] - z[100] - exact).max() < 1e-3
+    # and Theorem 3.1's limit: the code is ~ (x - mu) / s (up to abar_T = 4e-5)
+    assert np.abs(z[1000] - (x0.numpy() - MU) / S).max() < 0.03
+
+
+def test_invert_then_sample_reconstructs(schedule, oracle):
+    x0 = torch.as_tensor(MU + S * np.random.default_rng(7).standard_normal((200, 4)))
+    errs = {}
+    for n in (100, 200, 1000):
+        rec = D.ddim_sample(oracle, D.ddim_invert(oracle, x0, n, schedule=schedule), n, schedule=schedule)
+        errs[n] = float((rec - x0).abs().max())
+    assert 1.8 < errs[100] / errs[200] < 2.2
+    assert errs[1000] < 0.012
+
+
+def test_sampling_gaussian_has_right_moments(schedule, oracle):
+    x_T = torch.randn(20000, 4, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    for sampler in (lambda: D.ddim_sample(oracle, x_T, 200, schedule=schedule),
+                    lambda: D.ddpm_sample(oracle, x_T, 200, schedule=schedule,
+                                          generator=torch.Generator().manual_seed(9))):
+        x = sampler().numpy()
+        assert np.abs(x.mean(0) - MU).max() < 0.02
+        assert np.abs(x.std(0) - S).max() < 0.02
+
+
+def test_nfe_equals_steps(schedule, oracle):
+    x = torch.zeros(3, 4, dtype=torch.float64)
+    for fn in (D.ddim_sample, D.ddim_invert, D.ddpm_sample):
+        counter = D.CountingEps(oracle)
+        fn(counter, x, 17)
+        assert counter.calls == 17
+
+
+def test_model_shapes_and_initial_output():
+    m = D.EpsMLP(6, hidden=16, depth=2, emb=8)
+    x = torch.randn(5, 6)
+    a = m.schedule.alpha_bar[900].float()
+    # zero-initialised output layer: eps = sqrt(1 - abar) x at the start
+    assert torch.allclose(m(x, 900), (1 - a).sqrt() * x)
+    assert m(x, torch.arange(5)).shape == (5, 6)
+    assert m.config["dim"] == 6
+
+
+def _gauss_data(n=512, d=6):
+    return torch.as_tensor(0.5 * np.random.default_rng(0).standard_normal((n, d)) + 0.3, dtype=torch.float32)
+
+
+def test_training_reduces_loss_and_is_deterministic():
+    data = _gauss_data()
+    sums = []
+    for _ in range(2):
+        m = D.EpsMLP(6, hidden=32, depth=1, emb=8, seed=3)
+        losses = D.train(m, data, 150, batch_size=64, seed=4)
+        sums.append(D.state_checksum(m))
+    assert losses[-30:].mean() < losses[:30].mean()
+    assert sums[0] == sums[1]
+    assert not m.training
+
+
+def test_save_load_round_trip(tmp_path):
+    m = D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=1)
+    D.train(m, _gauss_data(), 20, batch_size=32)
+    D.save_model(m, tmp_path / "m.pt", metadata={"steps": 20, "note": "x"})
+    m2, meta = D.load_model(tmp_path / "m.pt", return_metadata=True)
+    assert meta == {"steps": 20, "note": "x"}
+    assert m2.config == m.config
+    assert D.state_checksum(m2) == D.state_checksum(m)
+    x = torch.randn(4, 6)
+    assert torch.allclose(m(x, 500), m2(x, 500), atol=2e-3)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_training_script_retrains_one_model(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_image_models.py"), "--only", "digits04",
+                          "--steps", "200", "--out", str(tmp_path), "--no-progress"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    meta = json.loads((tmp_path / "ddpm_image_models.json").read_text())["digits04"]
+    assert meta["steps"] == 200 and meta["n_train"] == 630
+    m = D.load_model(tmp_path / "ddpm_digits04.pt")
+    assert D.state_checksum(m) == meta["checksum"]
+    x = D.ddim_sample(m, torch.randn(8, 64, generator=torch.Generator().manual_seed(0)), 10)
+    assert torch.isfinite(x).all() and x.abs().max() < 3
+
+
+@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower"])
+def test_committed_weights_load_and_match_metadata(name):
+    table = json.loads((DATA / "ddpm_image_models.json").read_text())
+    m = D.load_model(DATA / f"ddpm_{name}.pt")
+    assert D.state_checksum(m) == table[name]["checksum"]
+    assert (DATA / f"ddpm_{name}.pt").stat().st_size < 2_000_000
+
+
+def test_bad_input(schedule, oracle):
+    x = torch.zeros(3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="steps"):
+        D.ddim_sample(oracle, x, 0, schedule=schedule)
+    with pytest.raises(ValueError, match="steps"):
+        D.ddim_invert(oracle, x, T + 1, schedule=schedule)
+    with pytest.raises(ValueError, match="steps"):
+        D.ddim_timesteps(T, 2.5)
+    with pytest.raises(ValueError, match="x_T"):
+        D.ddim_sample(oracle, torch.zeros(4, dtype=torch.float64), 5, schedule=schedule)
+    with pytest.raises(ValueError, match="x0"):
+        D.ddim_invert(oracle, torch.full((2, 4), float("nan"), dtype=torch.float64), 5, schedule=schedule)
+    with pytest.raises(TypeError, match="x_T"):
+        D.ddim_sample(oracle, np.zeros((3, 4)), 5, schedule=schedule)
+    with pytest.raises(TypeError, match="model"):
+        D.ddim_sample("not a model", x, 5, schedule=schedule)
+    with pytest.raises(ValueError, match="schedule"):
+        D.ddim_sample(lambda x, t: x, x, 5)
+    with pytest.raises(TypeError, match="schedule"):
+        D.ddim_sample(oracle, x, 5, schedule=(1, 2))
+    with pytest.raises(ValueError, match="shape"):
+        D.ddim_sample(lambda x, t: x[:, :2], x, 5, schedule=schedule)
+    with pytest.raises(ValueError, match="T"):
+        D.linear_schedule(0)
+    with pytest.raises(ValueError, match="beta_end"):
+        D.linear_schedule(10, 1e-4, 1.5)
+    with pytest.raises(ValueError, match="std"):
+        D.gaussian_eps(MU, -1.0, schedule)
+    with pytest.raises(ValueError, match="hidden"):
+        D.EpsMLP(4, hidden=0)
+    m = D.EpsMLP(4, hidden=8, depth=1, emb=4)
+    with pytest.raises(ValueError, match="data"):
+        D.train(m, torch.zeros(10, 5), 5)
+    with pytest.raises(ValueError, match="steps"):
+        D.train(m, torch.zeros(10, 4), 0)
+    with pytest.raises(FileNotFoundError, match="train_image_models"):
+        D.load_model("/nonexistent/model.pt")
