@@ -31,34 +31,20 @@ scripts/install_chromium.sh) and the playwright Python package (in the venv).
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_student  # noqa: E402  (scripts/ is not a package)
+import headless  # noqa: E402
 
 ROOT = build_student.ROOT
 OUT = ROOT / "_build" / "pdf"
-CHROMIUM = os.environ.get("DDPM_OT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 120_000  # the single page holds every chapter's math and widgets
 
 # Applied with emulated print media. pydata-sphinx-theme already drops most of the
@@ -109,18 +95,6 @@ FOOTER = (
 HEADER = '<div style="font-size:8px; width:100%; text-align:center; color:#555;"><span class="title"></span></div>'
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def _is_outside(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme in {"data", "blob", "about"}:
-        return False
-    return parts.hostname not in {"127.0.0.1", "localhost"}
-
-
 def _settle(page, pending: set, quiet_ms: int = 1000) -> None:
     """Wait until no request has been in flight for `quiet_ms` (lazily loaded MathJax
     fonts and components). Playwright's "networkidle" is not used: on this page it
@@ -151,22 +125,16 @@ def print_pdf(html_dir: Path, pdf: Path) -> list[str]:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     page_path = single_page(html_dir)
-    url = f"http://127.0.0.1:{server.server_address[1]}/{page_path}"
     problems: list[str] = []
     n_views = (html_dir / page_path).read_text(errors="replace").count(f'type="{WIDGET_VIEW}"')
-    try:
+    with headless.serve(html_dir) as base_url:
+        url = base_url + page_path
         with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            context.route(_is_outside, lambda route: route.abort())
+            context = headless.offline_context(pw, profile)
             page = context.new_page()
             pending: set = set()
-            page.on("request", lambda r: _is_outside(r.url) and problems.append(f"outside: {r.url}"))
+            page.on("request", lambda r: headless.is_outside(r.url) and problems.append(f"outside: {r.url}"))
             page.on("request", lambda r: pending.add(r))
             page.on("requestfinished", lambda r: pending.discard(r))
             page.on("requestfailed", lambda r: pending.discard(r))
@@ -208,9 +176,6 @@ def print_pdf(html_dir: Path, pdf: Path) -> list[str]:
                 tagged=True,
             )
             context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     return problems
 
 
@@ -219,8 +184,8 @@ def main(argv=None) -> int:
     parser.add_argument("--student", action="store_true", help="the student edition: no solutions")
     parser.add_argument("--no-strict", action="store_true", help="do not turn Sphinx warnings into errors")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        print(f"build_pdf: Chromium not found at {CHROMIUM}; run scripts/install_chromium.sh", file=sys.stderr)
+    if not Path(headless.CHROMIUM).exists():
+        print(f"build_pdf: Chromium not found at {headless.CHROMIUM}; run scripts/install_chromium.sh", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)

@@ -27,35 +27,20 @@ overrides the HTML folder (default _build/html), DDPM_OT_CHROMIUM the browser
 (default /usr/bin/chromium). Without Chromium the tests skip, unless CI is set,
 where they fail. Never `playwright install`: the browser must not be downloaded.
 """
-import functools
-import http.server
 import os
 import re
-import threading
+import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import headless  # noqa: E402  (scripts/ is not a package; shared with scripts/build_pdf.py)
+
 HTML_DIR = Path(os.environ.get("DDPM_OT_HTML_DIR", ROOT / "_build" / "html")).resolve()
-CHROMIUM = os.environ.get("DDPM_OT_CHROMIUM", "/usr/bin/chromium")  # Debian's package
-# Headless, and quiet: no first-run pages, updates, sync or other background traffic
-# that would count as requests leaving the machine.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-HARMLESS_SCHEMES = {"data", "blob", "about"}
 # Pages that are not chapters: Sphinx's index and search pages.
 NOT_CHAPTERS = {"genindex.html", "search.html", "py-modindex.html"}
 TIMEOUT_MS = 20_000  # for typesetting and widget rendering, per page
@@ -90,39 +75,21 @@ def _class_attr(name: str) -> str:
     return r'class="(?:[^"]*\s)?' + re.escape(name) + r'(?:\s[^"]*)?"'
 
 
-def _is_outside(url: str) -> bool:
-    """True for a request that would leave the machine."""
-    parts = urlsplit(url)
-    if parts.scheme in HARMLESS_SCHEMES:
-        return False
-    return parts.hostname not in LOCAL_HOSTS
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output readable
-        pass
-
-
 @pytest.fixture(scope="module")
 def base_url():
     """Serve HTML_DIR on 127.0.0.1 at a free port, in a background thread."""
     if not HTML_DIR.is_dir():
         pytest.fail(f"no built HTML at {HTML_DIR}: run the build first (`make book`)")
-    handler = functools.partial(_QuietHandler, directory=str(HTML_DIR))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with headless.serve(HTML_DIR) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
     """One headless Chromium with a fresh profile; requests leaving the machine are aborted."""
     problem = None
-    if not Path(CHROMIUM).exists():
-        problem = f"Chromium not found at {CHROMIUM}; run scripts/install_chromium.sh"
+    if not Path(headless.CHROMIUM).exists():
+        problem = f"Chromium not found at {headless.CHROMIUM}; run scripts/install_chromium.sh"
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -133,14 +100,8 @@ def browser_context(tmp_path_factory):
         pytest.skip(problem)
 
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
-        # Abort anything that would leave the machine; each page records it too.
-        context.route(_is_outside, lambda route: route.abort())
+        # Aborts anything that would leave the machine; each page records it too.
+        context = headless.offline_context(pw, tmp_path_factory.mktemp("chromium-profile"))
         yield context
         context.close()
 
@@ -219,8 +180,8 @@ def test_page_offline_and_rendered(page_path, base_url, browser_context):
 
     outside, failed, js_errors = [], [], []
     page = browser_context.new_page()
-    page.on("request", lambda r: _is_outside(r.url) and outside.append(r.url))
-    page.on("requestfailed", lambda r: not _is_outside(r.url) and failed.append(f"{r.url} ({r.failure})"))
+    page.on("request", lambda r: headless.is_outside(r.url) and outside.append(r.url))
+    page.on("requestfailed", lambda r: not headless.is_outside(r.url) and failed.append(f"{r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} (HTTP {r.status})"))
     page.on("pageerror", lambda err: str(err) not in KNOWN_JS_ERRORS and js_errors.append(str(err)))
 
