@@ -184,3 +184,228 @@ def image_rows(rows, labels, ncol=None, width=9.0, title=None, cmap="gray_r"):
 
 
 __all__ += ["image_grid", "image_rows"]
+
+
+# ---------------------------------------------------------------------------
+# Random densities, encoder maps and Table 1 (the synthetic chapter, §3.4, Figs. 2-3).
+# ---------------------------------------------------------------------------
+def density_map(ax, values, extent, color=DATA, vmax=None):
+    """Shade a 2-D density given by its values on a regular grid, white (0) to ``color``.
+
+    values : array (ny, nx), rows along y (as ``np.meshgrid(x, y)`` gives them);
+    extent : (xmin, xmax, ymin, ymax). Negative values (rounding in the tails) show as 0.
+    Returns ``ax``.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be a finite 2-D array (ny, nx), got shape {values.shape}")
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    if not (xmin < xmax and ymin < ymax):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with xmin < xmax, ymin < ymax, got {extent}")
+    cmap = LinearSegmentedColormap.from_list("density", ["#ffffff", color])
+    ax.imshow(np.maximum(values, 0.0), extent=(xmin, xmax, ymin, ymax), origin="lower", cmap=cmap,
+              vmin=0.0, vmax=values.max() if vmax is None else vmax, interpolation="bilinear")
+    ax.set_aspect("equal")
+    return ax
+
+
+def polylines(ax, lines, color=FLOW, lw=0.8, alpha=0.9):
+    """Draw each curve of ``lines`` (a list of arrays (k, 2), or an array (m, k, 2)) on ``ax``.
+
+    Used for the image of a grid of lines under a map (e.g. the encoder E).
+    """
+    arrs = [np.asarray(line, dtype=float) for line in lines]
+    if not arrs or any(a.ndim != 2 or a.shape[1] != 2 for a in arrs):
+        raise ValueError("lines must be a non-empty list of arrays of shape (k, 2)")
+    for a in arrs:
+        ax.plot(a[:, 0], a[:, 1], color=color, lw=lw, alpha=alpha)
+    return ax
+
+
+def strip(ax, groups, color=OT, reference=None, reference_label="paper", seed=0, s=6, alpha=0.5):
+    """One jittered column of points per group: ``groups`` maps a label to its values (n,).
+
+    ``reference`` (optional) maps labels to one value each, drawn as a short bar beside
+    the column (e.g. the paper's maximum). Non-finite values are left out. Returns ``ax``.
+    """
+    if not groups:
+        raise ValueError("groups must map at least one label to values")
+    rng = np.random.default_rng(seed)
+    for i, (label, vals) in enumerate(groups.items()):
+        v = np.asarray(vals, dtype=float)
+        v = v[np.isfinite(v)]
+        ax.scatter(i + rng.uniform(-0.18, 0.18, v.size), v, s=s, color=color, alpha=alpha, lw=0)
+        if reference is not None and label in reference:
+            ax.plot([i + 0.25, i + 0.45], [reference[label]] * 2, color=ACCENT, lw=2,
+                    label=reference_label if i == 0 else None)
+    ax.set_xticks(range(len(groups)), [str(k) for k in groups])
+    return ax
+
+
+__all__ += ["density_map", "polylines", "strip"]
+
+
+# ---------------------------------------------------------------------------
+# Optimality checks (the beyond-Table-1 chapter): responses to rotation controls,
+# and a check's value over the data points.
+# ---------------------------------------------------------------------------
+def check_response(ax, thetas, curves, floor=1e-17, title=None):
+    """Log-log responses of optimality checks to the rotation angle θ of a control map.
+
+    curves : list of (values (m,), label, color, marker[, resolution]) with one value per θ.
+    Values at or below a curve's ``resolution`` (default ``floor``; e.g. 1e-12 for a cost
+    error that is 0 up to rounding) count as "no response" and are drawn at ``floor`` with
+    hollow markers. Returns ``ax``.
+    """
+    thetas = np.asarray(thetas, dtype=float)
+    if thetas.ndim != 1 or np.any(thetas <= 0):
+        raise ValueError(f"thetas must be a 1-D array of positive angles, got {thetas}")
+    for k, curve in enumerate(curves):
+        if len(curve) not in (4, 5):
+            raise ValueError("each curve must be (values, label, color, marker) or (..., resolution)")
+        values, label, color, marker = curve[:4]
+        resolution = float(curve[4]) if len(curve) == 5 else floor
+        v = np.asarray(values, dtype=float)
+        if v.shape != thetas.shape:
+            raise ValueError(f"each curve needs one value per theta ({thetas.size}), got {v.shape} for {label!r}")
+        low = ~(v > resolution)
+        ax.plot(thetas, np.where(low, floor, v), "-", color=color, lw=1.2, alpha=0.8, zorder=2 + k)
+        ax.plot(thetas[~low], v[~low], marker, color=color, ms=5, label=label, zorder=2 + k)
+        ax.plot(thetas[low], np.full(low.sum(), floor), marker, color=color, ms=5, mfc="none", zorder=2 + k)
+    ax.set(xscale="log", yscale="log", xlabel=r"control angle $\theta$ (rad)", ylabel="check's value")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def point_values(ax, x, values, label, cmap="viridis", vmin=None, vmax=None, s=10):
+    """Scatter 2-D points ``x`` (n, 2) coloured by log10 of positive ``values`` (n,), with a colour bar."""
+    x = np.asarray(x, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 2 or v.shape != (x.shape[0],):
+        raise ValueError(f"x must have shape (n, 2) and values (n,), got {x.shape} and {v.shape}")
+    logv = np.log10(np.maximum(v, np.finfo(float).tiny))
+    art = ax.scatter(x[:, 0], x[:, 1], c=logv, s=s, cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.figure.colorbar(art, ax=ax, label=f"log10 {label}")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    return ax
+
+
+__all__ += ["check_response", "point_values"]
+
+
+# ---------------------------------------------------------------------------
+# DPM-OT chapter: Laguerre cells and quality-against-NFE curves.
+# ---------------------------------------------------------------------------
+SAMPLER_STYLE = {
+    # method of ddpm_ot_lib.dpm_ot.generate -> (label, colour, line style, marker)
+    "ddpm": ("DDPM (ancestral)", ACCENT, "-", "s"),
+    "ddim": ("DDIM", FLOW, "-", "o"),
+    "dpm-ot": ("DPM-OT (+ DDIM)", OT, "-", "D"),
+    "dpm-ot-ddpm": ("DPM-OT (+ ancestral)", OT, "--", "d"),
+    "uniform-target": ("control: uniform target", LATENT, ":", "x"),
+}
+
+
+def laguerre_cells(ax, targets, heights, extent, n_grid=400, target_color=DATA, edge_color=OT,
+                   prior_circles=(1.0, 2.0), shade=True):
+    r"""Draw the Laguerre cells :math:`W_j = \{x : j = \arg\max_k \langle x, y_k\rangle + b_k\}` in 2-D.
+
+    targets : (N, 2) points :math:`y_j` (drawn as dots); heights : (N,) Brenier heights b;
+    extent : (xmin, xmax, ymin, ymax) of the window. Cells are shaded in alternating light
+    tones and outlined in ``edge_color``; circles of radius ``prior_circles`` mark the
+    prior N(0, I) (colour ``LATENT``). Returns ``ax``.
+    """
+    from matplotlib.colors import ListedColormap
+
+    from .dpm_ot import assign
+
+    targets = np.asarray(targets, dtype=float)
+    heights = np.asarray(heights, dtype=float)
+    if targets.ndim != 2 or targets.shape[1] != 2 or heights.shape != (targets.shape[0],):
+        raise ValueError(f"laguerre_cells needs targets (N, 2) and heights (N,), got {targets.shape} and {heights.shape}")
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    if not (xmin < xmax and ymin < ymax):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with xmin < xmax, ymin < ymax, got {extent}")
+    gx, gy = np.meshgrid(np.linspace(xmin, xmax, n_grid), np.linspace(ymin, ymax, n_grid))
+    cell = assign(np.stack([gx.ravel(), gy.ravel()], 1), targets, heights).reshape(gx.shape)
+    if shade:
+        tones = ListedColormap(["#f3f3f3", "#e2e2e2", "#fbfbfb", "#d6d6d6", "#ececec"])
+        ax.imshow(cell % 5, extent=(xmin, xmax, ymin, ymax), origin="lower", cmap=tones, vmin=0, vmax=4,
+                  interpolation="nearest")
+    edges = (np.diff(cell, axis=0, prepend=cell[:1]) != 0) | (np.diff(cell, axis=1, prepend=cell[:, :1]) != 0)
+    ax.contour(gx, gy, edges.astype(float), levels=[0.5], colors=edge_color, linewidths=0.8)
+    angle = np.linspace(0.0, 2.0 * np.pi, 200)
+    for r in np.atleast_1d(prior_circles):
+        ax.plot(r * np.cos(angle), r * np.sin(angle), color=LATENT, lw=1.0, ls="--")
+    ax.scatter(targets[:, 0], targets[:, 1], s=14, color=target_color, zorder=3)
+    ax.set(xlim=(xmin, xmax), ylim=(ymin, ymax), aspect="equal")
+    return ax
+
+
+def nfe_curves(ax, curves, metric, methods=None, floor=None, floor_label="noise floor", floor_band=None,
+               logy=False):
+    """Plot ``metric`` against the NFE for each sampler in ``curves`` (log NFE axis).
+
+    curves : dict method -> list of rows with keys "nfe" and ``metric`` (the format of
+    book/data/dpm_ot_sweeps.json); methods : which to draw (default: all, in the order of
+    SAMPLER_STYLE); floor : a reference value drawn as a horizontal ``DATA`` line, with an
+    optional ``floor_band`` half-width shaded around it. Returns ``ax``.
+    """
+    methods = [m for m in SAMPLER_STYLE if m in curves] if methods is None else list(methods)
+    for m in methods:
+        if m not in SAMPLER_STYLE:
+            raise ValueError(f"unknown method {m!r}; expected one of {list(SAMPLER_STYLE)}")
+        rows = curves[m]
+        label, color, ls, marker = SAMPLER_STYLE[m]
+        ax.plot([r["nfe"] for r in rows], [r[metric] for r in rows], color=color, ls=ls, marker=marker,
+                ms=4, lw=1.6 if m == "dpm-ot" else 1.2, label=label)
+    if floor is not None:
+        ax.axhline(floor, color=DATA, lw=1.0, label=floor_label)
+        if floor_band is not None:
+            ax.axhspan(floor - floor_band, floor + floor_band, color=DATA, alpha=0.12, lw=0)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("network evaluations (NFE)")
+    return ax
+
+
+__all__ += ["SAMPLER_STYLE", "laguerre_cells", "nfe_curves"]
+
+
+def quality_grid(sweeps, kinds=("8gaussians", "25gaussians", "digits"), width=10.0):
+    """The chapter's quality-against-NFE figure: one row per scale in ``kinds``.
+
+    sweeps : the dict of book/data/dpm_ot_sweeps.json. Left column: the distance to the
+    data law (W2 for 2-D mixtures, sliced W2 to held-out images for "digits") with its
+    noise floor; right column: the mode-mixture rate with that of real data. Returns the
+    figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(kinds), 2, figsize=(width, 3.6 * len(kinds)), sharex=True, squeeze=False)
+    for row, kind in zip(axes, kinds):
+        res = sweeps[kind]
+        ref = res["reference"]
+        if "sw2_floor_train_vs_test" in ref:
+            nfe_curves(row[0], res["curves"], "sw2", floor=ref["sw2_floor_train_vs_test"],
+                       floor_label="training set vs held-out", logy=True)
+            nfe_curves(row[1], res["curves"], "mixture", floor=ref["test"]["mixture"],
+                       floor_label="held-out images")
+            row[0].set_ylabel("sliced $W_2$ to held-out")
+        else:
+            nfe_curves(row[0], res["curves"], "w2", floor=ref["w2_floor_mean"], floor_band=ref["w2_floor_sd"],
+                       floor_label="two true samples", logy=True)
+            nfe_curves(row[1], res["curves"], "mixture", floor=ref["true"]["mixture"], floor_label="true law")
+            row[0].set_ylabel("$W_2$ to the true law")
+        row[1].set_ylabel("mode-mixture rate")
+        row[0].set_title(kind, loc="left", fontsize=11)
+    axes[0, 1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["quality_grid"]

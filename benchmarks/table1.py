@@ -1,0 +1,114 @@
+"""Benchmark of one Table 1 row (§3.4) at the paper's settings, stage by stage.
+
+For each dimension (d = 2, 3, 7 by default: N = 250, 100, 50 Chebyshev nodes on [-8, 8]^d,
+1000 samples, flow to t = 5) it runs ddpm_ot_lib.experiments.run_density for a few seeds,
+one after the other on one core (OMP_NUM_THREADS=1), and prints the median time of each
+stage — building p0 (TT-cross), the exact solver, sampling, the flow (both tolerances),
+exact OT, the independent solver check — so the bottleneck is visible, together with the
+number of score calls, the time per score call, and the largest errors.
+
+With --tolerance-study it also measures, for one density per d, the real error of the
+encoder at several tolerances against a run at 1e-12, beside the two estimates one can
+compute from a pair of runs (halving the tolerance, or a run ten times looser).
+
+Usage:
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/table1.py [--dims 2 3 7] [--seeds 3]
+        [--tolerance-study] [--out book/data/table1.benchmark.json]
+
+The paper reports about 100 s per density on a laptop. Timings on a shared machine are
+noisy: medians over seeds are reported; the JSON is written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ddpm_ot_lib import experiments as ex  # noqa: E402
+from ddpm_ot_lib import flow  # noqa: E402
+
+STAGES = ["t_density", "t_solve", "t_sample", "t_flow", "t_ot", "t_check"]
+
+
+def stage_table(dims, seeds, samples):
+    out = {}
+    for d in dims:
+        rows = []
+        for s in range(seeds):
+            row = ex.run_density(d, s, samples=samples)
+            rows.append(row)
+            print(f"  d = {d} seed {s}: {row['wall']:.2f} s, {row['ode_calls']} score calls, {row['status']}",
+                  flush=True)
+        med = {c: float(np.median([r[c] for r in rows])) for c in STAGES + ["wall"]}
+        per_call = float(np.median([r["t_flow"] / r["ode_calls"] for r in rows]))
+        out[d] = {"median": med, "score_call_ms": 1e3 * per_call,
+                  "ode_calls": float(np.median([r["ode_calls"] for r in rows])),
+                  "max": {c: float(np.nanmax([r[c] for r in rows]))
+                          for c in ("solver_error", "score_error", "ode_error", "p0_error")},
+                  "rows": rows}
+    return out
+
+
+def tolerance_study(dims, samples, tolerances=(1e-8, 5e-9, 1e-9, 1e-10), ref_tol=1e-12):
+    out = {}
+    for d in dims:
+        _, data = ex.run_density(d, 0, samples=samples, return_data=True, check_times=())
+        x, score = data["x"], data["score"]
+        t0 = time.perf_counter()
+        ref = flow.encode(x, score, t_max=5.0, rtol=ref_tol)
+        scale = np.abs(ref).max()
+        z = {r: flow.encode(x, score, t_max=5.0, rtol=r) for r in tolerances}
+        err = {r: float(np.abs(z[r] - ref).max() / scale) for r in tolerances}
+        halving = float(np.abs(z[1e-8] - z[5e-9]).max() / scale)
+        tenfold = {f"{r:g} vs {r / 10:g}": float(np.abs(z[r] - z[r / 10]).max() / scale)
+                   for r in tolerances if r / 10 in z}
+        out[d] = {"error_vs_1e-12": {f"{r:g}": v for r, v in err.items()},
+                  "halving_1e-8_vs_5e-9": halving, "tenfold": tenfold, "seconds": time.perf_counter() - t0}
+        print(f"  d = {d}: true error {out[d]['error_vs_1e-12']}; halving estimate {halving:.2g}; "
+              f"ten-fold {tenfold}", flush=True)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dims", type=int, nargs="+", default=[2, 3, 7])
+    p.add_argument("--seeds", type=int, default=3, help="densities per dimension (seeds 0, 1, ...)")
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--tolerance-study", action="store_true")
+    p.add_argument("--out", default=None, help="write the results as JSON (atomically)")
+    args = p.parse_args()
+    print(f"stage times, {args.seeds} densities per d, {args.samples} samples, one core:")
+    stages = stage_table(args.dims, args.seeds, args.samples)
+    print()
+    print("| d | median wall [s] | " + " | ".join(f"{c[2:]} [s]" for c in STAGES)
+          + " | score calls | ms per call | max solver err | max score err | max ODE err |")
+    print("|" + "---|" * (len(STAGES) + 7))
+    for d, s in stages.items():
+        m = s["median"]
+        print(f"| {d} | {m['wall']:.2f} | " + " | ".join(f"{m[c]:.3f}" for c in STAGES)
+              + f" | {s['ode_calls']:.0f} | {s['score_call_ms']:.1f} | {s['max']['solver_error']:.1e}"
+              f" | {s['max']['score_error']:.1e} | {s['max']['ode_error']:.1e} |")
+    result = {"stages": {str(d): v for d, v in stages.items()},
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                          "load_average": list(os.getloadavg())}}
+    if args.tolerance_study:
+        print("\nODE tolerance study (one density per d):")
+        result["tolerance_study"] = {str(d): v for d, v in tolerance_study(args.dims, args.samples).items()}
+    if args.out:
+        from ddpm_ot_lib.experiments import _atomic_write
+
+        _atomic_write(__import__("pathlib").Path(args.out), json.dumps(result, indent=1, default=float) + "\n")
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
