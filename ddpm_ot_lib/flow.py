@@ -100,3 +100,83 @@ def decode(z, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | Non
             raise ValueError(f"t_eval must lie in [0, t_max = {t_max}], got maximum {rev[-1]}")
         t_eval = rev[::-1]
     return _integrate(z, score, t_max, 0.0, t_eval, rtol, atol, "z")
+
+
+# ---------------------------------------------------------------------------
+# The variational equation: the Jacobian of the encoder along each trajectory
+# (the beyond-Table-1 chapter; Lavenant & Santambrogio 2022).
+# ---------------------------------------------------------------------------
+def _call_hessian(hessian, x: np.ndarray, t: float) -> np.ndarray:
+    h = np.asarray(hessian(x, t), dtype=np.float64)
+    n, d = x.shape
+    if h.shape != (n, d, d):
+        raise ValueError(f"hessian(x, t) must return an array of shape {(n, d, d)}, got {h.shape}")
+    if not np.all(np.isfinite(h)):
+        raise ValueError(f"hessian(x, t) returned NaN or inf at t = {t:.6g}")
+    return h
+
+
+def encode_with_jacobian(x, score, hessian, t_max: float = 20.0, rtol: float = 1e-10,
+                         atol: float | None = None, t_eval=None):
+    r"""The encoder E(x) and its Jacobian DE(x), from Eq. (9) and its variational equation.
+
+    Differentiating Eq. (9), :math:`\dot x = -(x + \nabla\log p_t(x))`, with respect to
+    the starting point gives the variational equation for :math:`J_t = \partial x_t / \partial x_0`:
+
+    .. math:: \frac{dJ}{dt} = -\bigl(I + \nabla^2\log p_t(x_t)\bigr)\,J, \qquad J_0 = I,
+
+    integrated together with the trajectory (one DOP853 solve for the state
+    :math:`(x, J)` of all points). At :math:`t_{max}` it is the Jacobian of the flow map,
+    :math:`J = DE(x)` in the limit. An optimal transport map is the gradient of a convex
+    function (Brenier), so its Jacobian is symmetric positive semi-definite; whether
+    :math:`DE` is symmetric is the test of :func:`ddpm_ot_lib.transport.jacobian_asymmetry`
+    (Lavenant & Santambrogio 2022 show that in general it is not).
+
+    Parameters
+    ----------
+    x : array (n, d)       data points
+    score : callable       ``score(x, t)`` -> :math:`\nabla\log p_t` at points x, shape (n, d)
+    hessian : callable     ``hessian(x, t)`` -> :math:`\nabla^2\log p_t` at points x, shape (n, d, d)
+    t_max : float > 0      final time (E is the limit t_max → ∞)
+    rtol, atol : float     tolerances of the integrator on the whole state (atol defaults to rtol/100)
+    t_eval : array (m,)    optional non-decreasing times in [0, t_max] to record
+
+    Returns
+    -------
+    z : array (n, d) and J : array (n, d, d) at ``t_max``, with ``J[i, a, b]`` =
+    :math:`\partial z_{i,a} / \partial x_{i,b}`; or with ``t_eval``, arrays (m, n, d) and
+    (m, n, d, d).
+    """
+    x = check.points(x, "x")
+    check.function(score, "score")
+    check.function(hessian, "hessian")
+    t_max = check.positive(t_max, "t_max")
+    rtol = check.positive(rtol, "rtol")
+    atol = rtol * 1e-2 if atol is None else check.positive(atol, "atol")
+    if t_eval is not None:
+        t_eval = check.times(t_eval, "t_eval")
+        if t_eval[-1] > t_max:
+            raise ValueError(f"t_eval must lie in [0, t_max = {t_max}], got maximum {t_eval[-1]}")
+    n, d = x.shape
+    split = n * d
+
+    def rhs(t, y):
+        pts = y[:split].reshape(n, d)
+        jac = y[split:].reshape(n, d, d)
+        dx = -(pts + _call_score(score, pts, t))
+        dj = -(jac + np.matmul(_call_hessian(hessian, pts, t), jac))
+        return np.concatenate([dx.ravel(), dj.ravel()])
+
+    y0 = np.concatenate([x.ravel(), np.broadcast_to(np.eye(d), (n, d, d)).ravel()])
+    sol = solve_ivp(rhs, (0.0, t_max), y0, method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
+    if sol.status != 0:
+        raise RuntimeError(f"the variational equation failed between t = 0 and {t_max}: {sol.message}")
+    ys = sol.y[:, -1:] if t_eval is None else sol.y
+    if not np.all(np.isfinite(ys)):
+        raise RuntimeError("the variational equation produced NaN or inf")
+    z = ys[:split].T.reshape(-1, n, d)
+    jac = ys[split:].T.reshape(-1, n, d, d)
+    return (z[0], jac[0]) if t_eval is None else (z, jac)
+
+
+__all__ += ["encode_with_jacobian"]

@@ -236,3 +236,43 @@ def mixture_cdf(x, t, weights, means, covs, upper: bool = False) -> np.ndarray:
 
 
 __all__ += ["mixture_marginal", "mixture_log_density", "mixture_score", "mixture_cdf"]
+
+
+# ---------------------------------------------------------------------------
+# Hessian of log p_t for a Gaussian mixture (the beyond-Table-1 chapter: the
+# variational equation of the probability-flow ODE needs it).
+# ---------------------------------------------------------------------------
+def mixture_hessian(x, t, weights, means, covs) -> np.ndarray:
+    r"""Exact Hessian :math:`\nabla^2\log p_t(x)` of a Gaussian mixture under Eq. (8).
+
+    With :math:`g_k = -S_k(t)^{-1}(x - m_k e^{-t})` the score of component k, the
+    responsibilities :math:`r_k(x)` of :func:`mixture_score` and
+    :math:`s = \sum_k r_k g_k = \nabla\log p_t`,
+
+    .. math:: \nabla^2\log p_t(x) = -\sum_k r_k\, S_k(t)^{-1}
+              + \sum_k r_k\,(g_k - s)(g_k - s)^{\mathsf T},
+
+    the mean of the component Hessians plus the covariance of the component scores
+    under :math:`r` (written as a covariance, so that no large terms cancel). It is the
+    matrix :math:`\nabla^2\log p_t` of the variational equation
+    :math:`\dot J = -(I + \nabla^2\log p_t)\,J` (:func:`ddpm_ot_lib.flow.encode_with_jacobian`).
+
+    x : array (n, d); returns array (n, d, d), symmetric.
+    """
+    w, m, c = _mixture_params(weights, means, covs)
+    x = check.points(x, "x", d=m.shape[1])
+    t = check.time(t)
+    logs, whitened = _mixture_terms(x, t, w, m, c)
+    resp = np.exp(logs - logs.max(axis=1, keepdims=True))
+    resp /= resp.sum(axis=1, keepdims=True)
+    _, _, c_t = _mixture_marginal(w, m, c, t)
+    prec = np.linalg.inv(c_t)
+    prec = 0.5 * (prec + np.swapaxes(prec, 1, 2))
+    g = -whitened                                        # (k, n, d) component scores
+    s = np.einsum("nk,knd->nd", resp, g)
+    dev = g - s[None]
+    hess = -np.einsum("nk,kij->nij", resp, prec) + np.einsum("nk,kni,knj->nij", resp, dev, dev)
+    return 0.5 * (hess + np.swapaxes(hess, 1, 2))
+
+
+__all__ += ["mixture_hessian"]
