@@ -9,7 +9,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Chapters execute with one BLAS/OpenMP thread, as under `make test` (scripts/run_tests.sh):
 # the stored outputs were produced and are validated that way, and on a busy 2-core
-# machine multi-threaded BLAS slowed the Fokker-Planck chapter from 26 s to 250 s.
+# machine (another process on one core) two BLAS threads made `make book` take 10 min
+# instead of 1 min 46 s (Fokker-Planck chapter: 250 s instead of 16 s), measured.
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
