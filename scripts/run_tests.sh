@@ -23,7 +23,7 @@ MPLBACKEND=Agg $BIN/python -m pytest tests -m "not browser and not editions" -n 
 
 stage "2/5 chapters: nbval, strict"
 $BIN/python -m pytest --nbval book -n 2 --dist loadfile -p no:cacheprovider \
-    --sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_timing
+    --nbval-sanitize-with tests/nbval_sanitize.cfg -p tests.nbval_timing
 
 stage "3/5 HTML build, warnings as errors (stored outputs, no re-execution)"
 rm -rf _build/html
