@@ -1,0 +1,69 @@
+r"""Every value the book quotes from a paper, each with where it was read.
+
+A chapter never types a number taken from a paper: it imports it from here and glues it
+(``book.glue``), so the source is named once, beside the value, and the typed-number check
+(``tests/test_prose_numbers.py``) can tell a quoted value from a typed one.
+
+Each entry is a :class:`Quote`: the value as the paper prints it, and its source
+(paper, section / table / figure / equation, or the released code's repository, commit
+and file). Sections are grouped by paper; add a value to the section of its paper.
+
+Sources
+-------
+KHRULKOV : Khrulkov, Ryzhakov, Chertkov, Oseledets, *Understanding DDPM Latent Codes
+           Through Optimal Transport*, ICLR 2023, arXiv 2202.07477 (full text in
+           ``shared/papers/``); its supplementary code in lucasdegeorge/diffusion_ot,
+           commit 702f2f4, ``paper_code/``.
+LI       : Li et al., *DPM-OT: A New Diffusion Probabilistic Model Guided by Optimal
+           Transport*, ICCV 2023, arXiv 2307.11308; released code cognaclee/DPM-OT.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["Quote", "TABLE1_MAX_EPS_REL", "TABLE1_GRID", "TABLE1_DENSITIES",
+           "TABLE1_SECONDS_PER_DENSITY", "quotes"]
+
+
+class Quote(NamedTuple):
+    """A value as a paper states it, and where it states it."""
+
+    value: object
+    source: str
+
+
+KHRULKOV = "Khrulkov et al. (ICLR 2023, arXiv 2202.07477)"
+
+# --------------------------------------------------------------------------- Khrulkov et al., §3.4
+
+#: Table 1, last column: the maximum of ε_rel over the random densities, per dimension d.
+TABLE1_MAX_EPS_REL = {
+    2: Quote(5.7e-15, f"{KHRULKOV}, Table 1"),
+    3: Quote(2.2e-15, f"{KHRULKOV}, Table 1"),
+    7: Quote(2.1e-15, f"{KHRULKOV}, Table 1"),
+}
+#: Table 1, columns 2-3: (spatial grid size N, temporal grid size M) per dimension d.
+TABLE1_GRID = {
+    2: Quote((250, 250), f"{KHRULKOV}, Table 1"),
+    3: Quote((100, 100), f"{KHRULKOV}, Table 1"),
+    7: Quote((50, 50), f"{KHRULKOV}, Table 1"),
+}
+#: §3.4, below Table 1: "the obtained maximum value of the error for 100 random densities".
+TABLE1_DENSITIES = Quote(100, f"{KHRULKOV}, §3.4, text below Table 1")
+#: §3.4, below Table 1: "run for one random density took about 100 seconds on average".
+TABLE1_SECONDS_PER_DENSITY = Quote(100, f"{KHRULKOV}, §3.4, text below Table 1")
+
+# --------------------------------------------------------------------------- Khrulkov et al., §3.5
+
+# --------------------------------------------------------------------------- Li et al. (DPM-OT)
+
+
+def quotes() -> dict[str, Quote]:
+    """Every module-level :class:`Quote` (dicts of quotes flattened as ``NAME[key]``)."""
+    out = {}
+    for name, value in globals().items():
+        if isinstance(value, Quote):
+            out[name] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, Quote) for v in value.values()):
+            out.update({f"{name}[{k}]": v for k, v in value.items()})
+    return out
