@@ -89,7 +89,7 @@ class TestBed:
 # =========================================================================== closed form
 
 def _mixture_bed(name, weights, means, covs, ot_map, exactly_ot, box, info=None) -> TestBed:
-    w, m, c = gaussian._mixture_params(weights, means, covs)
+    w, m, c = gaussian.mixture_params(weights, means, covs)
     chols = np.linalg.cholesky(c)
 
     def sample(n, seed=0):
@@ -274,8 +274,13 @@ def tt_log_derivatives(solution: fp.Solution):
     return (lambda x, t: both(x, t)[0]), (lambda x, t: both(x, t)[1])
 
 
-def _tt_bed(name, density, d, box, n_grid, sample, ot_map, exactly_ot, mean, tol, rank_max, info,
-            quad_box=None):
+def tt_bed(name, density, d, box, n_grid, sample, ot_map, exactly_ot, mean, tol, rank_max, info,
+           quad_box=None):
+    """A :class:`TestBed` whose score and Hessian come from the tensor-train route: ``density``
+    (a callable on points (m, d)) by TT-cross on the Chebyshev grid of ``box`` with ``n_grid``
+    nodes per axis (``tol``, ``rank_max``), normalised, propagated by the exact OU solver, and
+    differentiated by :func:`tt_log_derivatives`. ``info`` is merged into the bed's info
+    (grid, TT ranks, mass, solution); ``quad_box`` overrides the box used for quadrature."""
     grid_ = cheb.grid(box[0], box[1], n_grid, d)
     Y = cheb.tt_cross(density, grid_, tol=tol, rank_max=rank_max, seed=0, nswp=12, dr_max=2)
     mass = cheb.tt_integral(Y, grid_)
@@ -397,7 +402,7 @@ def lavenant_santambrogio_bed(eps: float, width: float = 1.0, n_grid: int = 128,
     limit = ls_convexity_limit(width)
     if not 0.0 <= eps < limit:
         raise ValueError(f"eps must lie in [0, {limit:.4g}) (u must be convex), got {eps}")
-    return _tt_bed(f"Lavenant-Santambrogio eps={eps:g}", lambda x: ls_density(x, eps, width), 2, box, n_grid,
+    return tt_bed(f"Lavenant-Santambrogio eps={eps:g}", lambda x: ls_density(x, eps, width), 2, box, n_grid,
                    lambda n, seed=0: ls_sample(n, eps, width, seed)[0], lambda x: ls_map(x, eps, width),
                    False, np.zeros(2), tol, rank_max, {"eps": eps, "width": width, "eps_max": limit},
                    quad_box=(-6.0, 6.0))
@@ -486,4 +491,4 @@ def bed_quadrature(bed: TestBed, n: int):
     return nodes[keep], wt[keep]
 
 
-__all__ += ["bed_quadrature"]
+__all__ += ["bed_quadrature", "tt_bed"]

@@ -118,7 +118,10 @@ def ot_map(x, mean, cov) -> np.ndarray:
 # Gaussian mixtures under the forward process (used in 1-D in the optimal
 # transport chapter: a mixture stays a mixture, so its score is exact).
 # ---------------------------------------------------------------------------
-def _mixture_params(weights, means, covs):
+def mixture_params(weights, means, covs):
+    """Checked mixture parameters ``(w (k,), m (k, d), c (k, d, d))``: weights positive and
+    summing to 1, one mean row and one SPD covariance per weight. Raises ``ValueError``
+    naming the argument. Shared with :mod:`counterexamples`."""
     w = check.vector(weights, "weights")
     if np.any(w <= 0) or abs(w.sum() - 1.0) > 1e-10:
         raise ValueError(f"weights must be positive and sum to 1, got {w} (sum {w.sum():.6g})")
@@ -164,13 +167,13 @@ def mixture_marginal(weights, means, covs, t):
     -------
     weights : array (k,), means_t : array (k, d), covs_t : array (k, d, d)
     """
-    w, m, c = _mixture_params(weights, means, covs)
+    w, m, c = mixture_params(weights, means, covs)
     return _mixture_marginal(w, m, c, check.time(t))
 
 
 def _mixture_terms(x, t, weights, means, covs):
     """Per-component log(w_k N(x; m_k(t), S_k(t))) (n, k) and Σ_k(t)^{-1}(x - m_k(t)) (k, n, d)."""
-    w, m, c = _mixture_params(weights, means, covs)
+    w, m, c = mixture_params(weights, means, covs)
     x = check.points(x, "x", d=m.shape[1])
     w, m_t, c_t = _mixture_marginal(w, m, c, check.time(t))
     d = m.shape[1]
@@ -226,7 +229,7 @@ def mixture_cdf(x, t, weights, means, covs, upper: bool = False) -> np.ndarray:
     """
     from scipy.special import ndtr
 
-    w, m, c = _mixture_params(weights, means, covs)
+    w, m, c = mixture_params(weights, means, covs)
     if m.shape[1] != 1:
         raise ValueError(f"mixture_cdf is one-dimensional: means must have shape (k, 1), got {m.shape}")
     x = check.points(x, "x", d=1)
@@ -235,7 +238,7 @@ def mixture_cdf(x, t, weights, means, covs, upper: bool = False) -> np.ndarray:
     return (w[None, :] * ndtr(-u if upper else u)).sum(axis=1)
 
 
-__all__ += ["mixture_marginal", "mixture_log_density", "mixture_score", "mixture_cdf"]
+__all__ += ["mixture_params", "mixture_marginal", "mixture_log_density", "mixture_score", "mixture_cdf"]
 
 
 # ---------------------------------------------------------------------------
@@ -259,7 +262,7 @@ def mixture_hessian(x, t, weights, means, covs) -> np.ndarray:
 
     x : array (n, d); returns array (n, d, d), symmetric.
     """
-    w, m, c = _mixture_params(weights, means, covs)
+    w, m, c = mixture_params(weights, means, covs)
     x = check.points(x, "x", d=m.shape[1])
     t = check.time(t)
     logs, whitened = _mixture_terms(x, t, w, m, c)

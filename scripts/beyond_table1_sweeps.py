@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ddpm_ot_lib import counterexamples as cx
+from ddpm_ot_lib import flow, transport
 
-from ddpm_ot_lib import counterexamples as cx  # noqa: E402
-from ddpm_ot_lib import flow, transport  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 COMMAND = "python scripts/beyond_table1_sweeps.py"
 THETAS = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.3]
@@ -155,7 +154,7 @@ def sweep_convergence(bar):
     for n_grid in (32, 64, 128, 256):
         bar.set_description(f"convergence: TT N {n_grid}")
         try:
-            tt_bed = cx._tt_bed(f"mixture d=2 (TT, N={n_grid})",
+            tt_bed = cx.tt_bed(f"mixture d=2 (TT, N={n_grid})",
                                 lambda y: np.exp(gaussian.mixture_log_density(y, 0.0, w, m, c)), 2, (-8.0, 8.0),
                                 n_grid, bed.sample, None, False, bed.mean, 1e-12, 60, {})
             row = {"vary": "N", "n_grid": n_grid, "tt_ranks": tt_bed.info["tt_ranks"],

@@ -12,6 +12,15 @@ def random_spd(rng: np.random.Generator, d: int, spread: float = 10.0) -> np.nda
     return 0.5 * (cov + cov.T)
 
 
+def random_mixture(rng: np.random.Generator, d: int, k: int = 3):
+    """Weights (k,), means (k, d) in [-2, 2]^d and SPD covariances (k, d, d) of a random
+    Gaussian mixture."""
+    w = rng.dirichlet(np.ones(k) * 2)
+    m = rng.uniform(-2, 2, size=(k, d))
+    covs = np.stack([random_spd(rng, d, spread=3.0) for _ in range(k)])
+    return w, m, covs
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

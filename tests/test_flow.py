@@ -1,10 +1,15 @@
-"""ddpm_ot_lib.flow: the numerical probability-flow ODE against the Gaussian closed form."""
+"""ddpm_ot_lib.flow: the numerical probability-flow ODE against the Gaussian closed form;
+the variational equation (flow.encode_with_jacobian) against finite differences of the flow
+and the Gaussian OT map."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from ddpm_ot_lib import flow, gaussian
-from tests.conftest import dims_and_seeds, random_spd
+from ddpm_ot_lib import counterexamples as cx
+from ddpm_ot_lib import flow, gaussian, transport
+from tests.conftest import dims_and_seeds, random_mixture, random_spd
 
 
 def _gaussian_case(d, seed, n=30):
@@ -66,8 +71,46 @@ def test_velocity_is_eq_9():
     np.testing.assert_allclose(flow.velocity(x, 0.3, score), -(x + score(x, 0.3)))
 
 
+# ------------------------------------------------------------------ the variational equation
+
+
+def test_variational_jacobian_matches_finite_differences_of_the_flow(rng):
+    w, m, covs = random_mixture(rng, 2)
+    score = lambda y, t: gaussian.mixture_score(y, t, w, m, covs)  # noqa: E731
+    hess = lambda y, t: gaussian.mixture_hessian(y, t, w, m, covs)  # noqa: E731
+    x = rng.normal(size=(6, 2))
+    z, J = flow.encode_with_jacobian(x, score, hess, t_max=12.0, rtol=1e-11)
+    assert np.abs(z - flow.encode(x, score, t_max=12.0, rtol=1e-11)).max() < 1e-9
+    h = 1e-5
+    plus = [flow.encode(x + h * e, score, t_max=12.0, rtol=1e-12) for e in np.eye(2)]
+    minus = [flow.encode(x - h * e, score, t_max=12.0, rtol=1e-12) for e in np.eye(2)]
+    fd = np.stack([(p - q) / (2 * h) for p, q in zip(plus, minus)], axis=2)
+    assert np.abs(J - fd).max() < 1e-6 * np.abs(J).max()
+
+
+def test_gaussian_jacobian_is_the_symmetric_ot_map(rng):
+    a, cov = rng.normal(size=3), random_spd(rng, 3)
+    x = rng.multivariate_normal(a, cov, size=5)
+    z, J = flow.encode_with_jacobian(x, lambda y, t: gaussian.score(y, t, a, cov),
+                                     lambda y, t: np.broadcast_to(-np.linalg.inv(gaussian.marginal(a, cov, t)[1]),
+                                                                  (y.shape[0], 3, 3)), t_max=20.0)
+    assert np.abs(J - gaussian.inv_sqrtm(cov)).max() < 1e-8
+    assert transport.jacobian_asymmetry(J).max() < 1e-9
+    assert transport.symmetric_part_min_eigenvalue(J) == pytest.approx(
+        np.full(5, np.linalg.eigvalsh(gaussian.inv_sqrtm(cov)).min()), rel=1e-7)
+
+
+def test_t_eval_returns_trajectories_and_starts_at_the_identity(rng):
+    bed = cx.gaussian_bed()
+    x = bed.sample(4, 0)
+    zs, Js = flow.encode_with_jacobian(x, bed.score, bed.hessian, t_max=2.0, t_eval=[0.0, 1.0, 2.0])
+    assert zs.shape == (3, 4, 2) and Js.shape == (3, 4, 2, 2)
+    assert np.array_equal(zs[0], x) and np.array_equal(Js[0], np.broadcast_to(np.eye(2), (4, 2, 2)))
+
+
 X = np.zeros((3, 2))
 OK = lambda y, t: -y  # noqa: E731  (the score of N(0, I) at every t)
+HESS = lambda y, t: np.broadcast_to(-np.eye(2), (y.shape[0], 2, 2))  # noqa: E731  (its Hessian)
 BAD_CALLS = [
     ("score", TypeError, lambda: flow.encode(X, "not a function")),
     ("score", ValueError, lambda: flow.encode(X, lambda y, t: y[:, :1])),                 # wrong shape
@@ -80,10 +123,17 @@ BAD_CALLS = [
     ("x", ValueError, lambda: flow.encode(np.zeros(3), OK)),
     ("x", ValueError, lambda: flow.encode([[np.inf, 0.0]], OK)),
     ("z", ValueError, lambda: flow.decode([[np.nan, 0.0]], OK)),
+    # the variational equation
+    ("hessian", TypeError, lambda: flow.encode_with_jacobian(X, OK, "not callable")),
+    ("hessian", ValueError,
+     lambda: flow.encode_with_jacobian(X, OK, lambda y, t: np.zeros((y.shape[0], 2)))),
+    ("x", ValueError, lambda: flow.encode_with_jacobian(np.full((3, 2), np.nan), OK, HESS)),
+    ("t_eval", ValueError,
+     lambda: flow.encode_with_jacobian(X, OK, HESS, t_max=1.0, t_eval=[0.0, 2.0])),
 ]
 
 
-@pytest.mark.parametrize("name,exc,call", BAD_CALLS)
+@pytest.mark.parametrize("name,exc,call", BAD_CALLS, ids=[n for n, _, _ in BAD_CALLS])
 def test_bad_input_names_the_argument(name, exc, call):
-    with pytest.raises(exc, match=rf"{name}"):
+    with pytest.raises(exc, match=rf"^{re.escape(name)}(?!\w)"):
         call()

@@ -1,12 +1,23 @@
-"""ddpm_ot_lib.transport: exact discrete OT against brute force and SciPy's assignment solver."""
+"""ddpm_ot_lib.transport: exact discrete OT against brute force and SciPy's assignment
+solver; cyclical monotonicity, interpolation and 1-D tools against brute force, POT and
+closed forms; the optimality checks (Jacobian asymmetry, rotation controls, projection on
+gradient fields) against closed forms and exact identities."""
 import itertools
 
 import numpy as np
+import ot
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
+from scipy.stats import norm
 
+from ddpm_ot_lib import counterexamples as cx
 from ddpm_ot_lib import gaussian, transport
 from tests.conftest import random_spd
+
+seeds = st.integers(0, 2**32 - 1)
+_QX, _QW = cx.quadrature_grid((-1, 1), 8, 2)   # a small rule for the bad-input calls
 
 
 def test_ot_cost_equals_brute_force_over_permutations(rng):
@@ -48,16 +59,212 @@ def test_monotone_pairing_in_1d_is_optimal(rng):
     assert transport.pairing_cost(x, y) == pytest.approx(transport.ot_cost(x, y), rel=1e-12)
 
 
+def _brute_force_violation(x0, x1):
+    """Largest cycle gain over every cycle of every length (n small)."""
+    n, best = x0.shape[0], 0.0
+    for k in range(2, n + 1):
+        for cyc in itertools.permutations(range(n), k):
+            if cyc[0] == min(cyc):
+                best = max(best, transport.cycle_gain(x0, x1, np.array(cyc)))
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds)
+def test_violation_found_iff_pairing_not_optimal(seed):
+    rng = np.random.default_rng(seed)
+    x0, x1 = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    cycle, gain = transport.cyclical_monotonicity_violation(x0, x1)
+    eps = transport.relative_cost_error(x0, x1)
+    brute = _brute_force_violation(x0, x1)
+    if eps > 1e-12:
+        assert gain > 0 and cycle.size >= 2
+        assert gain == pytest.approx(transport.cycle_gain(x0, x1, cycle), rel=1e-12)
+        assert gain <= brute * (1 + 1e-12)
+    else:
+        assert gain == 0.0 and cycle.size == 0 and brute < 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds)
+def test_optimal_pairing_is_cyclically_monotone(seed):
+    rng = np.random.default_rng(seed)
+    x0, x1 = rng.normal(size=(40, 3)), rng.normal(size=(40, 3)) + 1.0
+    x1 = x1[transport.ot_assignment(x0, x1)]
+    cycle, gain = transport.cyclical_monotonicity_violation(x0, x1)
+    assert cycle.size == 0 and gain == 0.0
+    assert transport.best_swap(x0, x1)[2] <= 1e-12
+
+
+def test_gains_of_the_ot_cycles_add_up_to_the_cost_gap(rng):
+    x0, x1 = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    sigma = transport.ot_assignment(x0, x1)
+    total = sum(transport.cycle_gain(x0, x1, c) for c in transport._permutation_cycles(sigma))
+    gap = 30 * (transport.pairing_cost(x0, x1) - transport.ot_cost(x0, x1))
+    assert total == pytest.approx(gap, rel=1e-10)
+
+
+def test_best_swap_matches_brute_force(rng):
+    x0, x1 = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    i, j, gain = transport.best_swap(x0, x1)
+    brute = max(transport.cycle_gain(x0, x1, np.array(p)) for p in itertools.combinations(range(12), 2))
+    assert gain == pytest.approx(brute, rel=1e-12)
+    assert gain == pytest.approx(transport.cycle_gain(x0, x1, np.array([i, j])), rel=1e-12)
+
+
+def test_cycle_gain_of_a_fixed_point_is_zero(rng):
+    x0, x1 = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    assert transport.cycle_gain(x0, x1, [3]) == 0.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(seeds)
+def test_displacement_interpolation_has_energy_w2_squared(seed):
+    """Benamou–Brenier: the straight constant-speed paths of an optimal pairing have action W2^2."""
+    rng = np.random.default_rng(seed)
+    x0, x1 = rng.normal(size=(50, 2)), 2.0 * rng.normal(size=(50, 2)) + 1.0
+    x1 = x1[transport.ot_assignment(x0, x1)]
+    s = np.linspace(0.0, 1.0, 11)
+    paths = transport.displacement_interpolation(x0, x1, s)
+    np.testing.assert_allclose(paths[0], x0)
+    np.testing.assert_allclose(paths[-1], x1)
+    w22 = ot.emd2(np.full(50, 0.02), np.full(50, 0.02), ot.dist(x0, x1))
+    assert transport.kinetic_energy(paths, s) == pytest.approx(w22, rel=1e-10)
+    assert transport.path_length(paths) == pytest.approx(np.sqrt(w22), rel=1e-10)
+
+
+def test_reparametrised_path_costs_more_energy_same_length(rng):
+    x0, x1 = rng.normal(size=(20, 2)), rng.normal(size=(20, 2))
+    s = np.linspace(0.0, 1.0, 2001)
+    paths = transport.displacement_interpolation(x0, x1, s**2)
+    base = transport.pairing_cost(x0, x1)
+    assert transport.kinetic_energy(paths, s) == pytest.approx(4.0 / 3.0 * base, rel=1e-6)
+    assert transport.path_length(paths) == pytest.approx(np.sqrt(base), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds)
+def test_quantile_map_of_a_gaussian_is_its_standardisation(seed):
+    rng = np.random.default_rng(seed)
+    m, s = rng.normal(), rng.uniform(0.2, 3.0)
+    x = (m + s * rng.normal(size=40) * 2.5)[:, None]
+    z = transport.quantile_map_1d(x, lambda y: norm.cdf(y[:, 0], m, s), lambda y: norm.sf(y[:, 0], m, s))
+    np.testing.assert_allclose(z, (x - m) / s, rtol=1e-10, atol=1e-10)
+
+
+def test_quantile_map_pairing_is_optimal_in_1d(rng):
+    x = rng.exponential(size=(200, 1))
+    z = transport.quantile_map_1d(x, lambda y: 1 - np.exp(-y[:, 0]), lambda y: np.exp(-y[:, 0]))
+    assert abs(transport.relative_cost_error(x, z)) < 1e-12
+    assert transport.cyclical_monotonicity_violation(x, z)[1] == 0.0
+
+
+def test_gaussian_rotation_is_not_cyclically_monotone_on_a_large_sample(rng):
+    """A rotation composed with the Gaussian OT map pushes to N(0, I) but is not OT;
+    a large enough sample exposes a violating cycle."""
+    cov = random_spd(rng, 2)
+    x = rng.multivariate_normal(np.zeros(2), cov, size=400)
+    th = 0.6
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    lam, q = np.linalg.eigh(cov)
+    z = x @ ((q / np.sqrt(lam)) @ q.T) @ rot.T
+    cycle, gain = transport.cyclical_monotonicity_violation(x, z)
+    assert gain > 0 and transport.relative_cost_error(x, z) > 0.01
+
+
+# ------------------------------------------------------------------ the optimality checks
+# (the Jacobian asymmetry, the rotation controls, the projection on gradient fields)
+
+
+def test_asymmetry_of_a_rotation_is_twice_the_sine():
+    for theta in [1e-6, 1e-3, 0.1, 0.5]:
+        R = transport.rotation_matrix(2, theta)
+        assert transport.jacobian_asymmetry(R[None])[0] == pytest.approx(2 * np.sin(theta), rel=1e-9)
+    assert transport.jacobian_asymmetry(np.zeros((1, 3, 3)))[0] == 0.0
+    sym = np.array([[[2.0, 1.0], [1.0, 3.0]]])
+    assert transport.jacobian_asymmetry(sym)[0] == 0.0
+    assert transport.symmetric_part_min_eigenvalue(sym)[0] == pytest.approx((5 - np.sqrt(5)) / 2)
+
+
+def test_rotation_control_is_orthogonal_and_rotates_the_jacobians(rng):
+    z, J = rng.normal(size=(5, 3)), rng.normal(size=(5, 3, 3))
+    zr, Jr = transport.rotation_control(z, 0.3, plane=(0, 2), J=J)
+    R = transport.rotation_matrix(3, 0.3, plane=(0, 2))
+    assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0)
+    assert np.allclose(np.linalg.norm(zr, axis=1), np.linalg.norm(z, axis=1))
+    assert np.allclose(Jr, R @ J) and np.allclose(zr[:, 1], z[:, 1])
+
+
+def test_gradient_projection_is_exact_for_gradients_and_sees_a_rotation_field(rng):
+    # mu = N(0, I) by quadrature; a gradient field has residual ~0, the field S x + theta A x
+    # has residual theta |A x| / |S x + theta A x| exactly (A x is L2(gamma)-orthogonal to gradients)
+    nodes, w = cx.quadrature_grid((-8, 8), 48, 2)
+    w = w * np.exp(-0.5 * (nodes**2).sum(axis=1)) / (2 * np.pi)
+    grad = np.column_stack([nodes[:, 0] + 0.3 * nodes[:, 0] ** 3, 2 * nodes[:, 1] + nodes[:, 0] ** 0])
+    assert transport.gradient_projection(nodes, grad, w, (-8, 8), degree=6)["residual"] < 1e-10
+    S = np.array([[2.0, 0.5], [0.5, 1.0]])
+    A = np.array([[0.0, -1.0], [1.0, 0.0]])
+    for theta in [1e-3, 0.1]:
+        field = nodes @ (S + theta * A).T
+        expected = np.sqrt((w * ((theta * nodes @ A.T) ** 2).sum(1)).sum() / (w * (field**2).sum(1)).sum())
+        out = transport.gradient_projection(nodes, field, w, (-8, 8), degree=6)
+        assert out["residual"] == pytest.approx(expected, rel=1e-6)
+        assert out["min_hessian_eig"] == pytest.approx(np.linalg.eigvalsh(S).min(), rel=1e-6)
+
+
+def test_map_distance_and_detection_threshold():
+    z = np.array([[3.0, 4.0], [0.0, 5.0]])
+    assert transport.map_distance(z, z) == 0.0
+    assert transport.map_distance(z + [0.0, 0.5], z) == pytest.approx(0.1)
+    thetas = np.array([1e-3, 1e-2, 1e-1, 1.0])
+    assert transport.detection_threshold(thetas, [0.0, 5.0, 1.0, 9.0], baseline=1.0) == 1.0
+    assert transport.detection_threshold(thetas, [0.0, 5.0, 3.0, 9.0], baseline=1.0) == 1e-2
+    assert transport.detection_threshold(thetas, [0, 0, 0, 1e-13], baseline=0.0, floor=1e-12) is None
+    assert transport.detection_threshold(thetas, [3.0, 3.0, 3.0, 3.0], baseline=1.0) == 1e-3
+
+
 BAD_CALLS = [
-    ("x1", lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((3, 3)))),
-    ("x0 and x1", lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((4, 2)))),
-    ("x0", lambda: transport.relative_cost_error(np.full((3, 2), np.nan), np.zeros((3, 2)))),
-    ("x0", lambda: transport.pairing_cost(np.zeros(3), np.zeros(3))),
-    ("coincide", lambda: transport.relative_cost_error(np.ones((3, 2)), np.ones((3, 2)))),
+    (r"^x1 must have 2 columns", lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((3, 3)))),
+    (r"^x0 and x1 must hold the same number of points",
+     lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((4, 2)))),
+    (r"^x0 must be finite",
+     lambda: transport.relative_cost_error(np.full((3, 2), np.nan), np.zeros((3, 2)))),
+    (r"^x0 must have shape \(n, d\)", lambda: transport.pairing_cost(np.zeros(3), np.zeros(3))),
+    (r"^x0 and x1 coincide",
+     lambda: transport.relative_cost_error(np.ones((3, 2)), np.ones((3, 2)))),
+    (r"^cycle must be a 1-D array of distinct indices",
+     lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 0])),
+    (r"^cycle indices must lie in \[0, 3\)",
+     lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 5])),
+    (r"^s must lie in \[0, 1\]",
+     lambda: transport.displacement_interpolation(np.zeros((3, 2)), np.ones((3, 2)), [0.0, 1.5])),
+    (r"^paths must have shape \(m, n, d\)", lambda: transport.kinetic_energy(np.zeros((1, 3, 2)), [0.0])),
+    (r"^times must be strictly increasing",
+     lambda: transport.kinetic_energy(np.zeros((3, 3, 2)), [0.0, 0.5, 0.5])),
+    (r"^paths must be finite", lambda: transport.path_length(np.full((3, 3, 2), np.nan))),
+    (r"^cdf must be callable", lambda: transport.quantile_map_1d(np.zeros((3, 1)), "norm")),
+    (r"^cdf\(x\) must return one value in \[0, 1\]",
+     lambda: transport.quantile_map_1d(np.zeros((3, 1)), lambda y: 2.0 + y[:, 0])),
+    (r"^x must have 1 columns", lambda: transport.quantile_map_1d(np.zeros((3, 2)), norm.cdf)),
+    (r"^best_swap needs at least two pairs", lambda: transport.best_swap(np.zeros((1, 2)), np.ones((1, 2)))),
+    (r"^plane must be two distinct axes", lambda: transport.rotation_matrix(3, 0.1, plane=(1, 1))),
+    (r"^d must be an integer >= 2", lambda: transport.rotation_matrix(1, 0.1)),
+    (r"^J must have shape \(5, 3, 3\)",
+     lambda: transport.rotation_control(np.zeros((5, 3)), 0.1, J=np.zeros((2, 3, 3)))),
+    (r"^J must have shape \(n, d, d\)", lambda: transport.jacobian_asymmetry(np.zeros((3, 2)))),
+    (r"^J must be finite", lambda: transport.symmetric_part_min_eigenvalue(np.full((1, 2, 2), np.nan))),
+    (r"^weights must be finite, >= 0", lambda: transport.gradient_projection(_QX, _QX, -_QW, (-1, 1))),
+    (r"^the nodes x must lie in the box", lambda: transport.gradient_projection(_QX, _QX, _QW, (-0.5, 0.5))),
+    (r"^degree must be an integer >= 2",
+     lambda: transport.gradient_projection(_QX, _QX, _QW, (-1, 1), degree=1)),
+    (r"^basis must be 'tensor' or 'total'",
+     lambda: transport.gradient_projection(_QX, _QX, _QW, (-1, 1), degree=3, basis="spline")),
+    (r"^values must have one entry per theta",
+     lambda: transport.detection_threshold([1e-3, 1e-2, 1e-1, 1.0], [1.0], baseline=0.0)),
 ]
 
 
-@pytest.mark.parametrize("name,call", BAD_CALLS)
-def test_bad_input_names_the_argument(name, call):
-    with pytest.raises(ValueError, match=name):
+@pytest.mark.parametrize("pattern,call", BAD_CALLS, ids=[p for p, _ in BAD_CALLS])
+def test_bad_input_names_the_argument(pattern, call):
+    with pytest.raises((ValueError, TypeError), match=pattern):
         call()
