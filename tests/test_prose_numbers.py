@@ -50,9 +50,15 @@ PARAMETERS: list[tuple[str, str]] = [
      "(d = 7, N = 32, 64, 128, T = 20)"),
     (r"(?<![\w\\])[A-Za-z](?:_\{?\w+\}?)?\s*(?:=|<|\\le|\\leq|\\in)\s*\[?\s*-?\d+\s*,\s*-?\d+\s*\]",
      "an integer interval for a symbol or a box ([-8, 8])"),
-    (r"\b(?:tolerances?|rtol|atol|tol|step)\b[^.$]{0,24}\$?10\^\{?[-−]?\d+\}?\$?"
+    (r"\b(?:tolerances?|rtol|atol|tol|step|floors?)\b[^.$]{0,24}\$?10\^\{?[-−]?\d+\}?\$?"
      r"(?:\s*(?:to|and|,)\s*\$?10\^\{?[-−]?\d+\}?\$?)?",
-     "a solver tolerance or a difference step, which the chapter chooses"),
+     "a solver tolerance, a difference step or a detection floor, which the chapter "
+     "chooses"),
+    (r"(?:\d+(?:\.\d+)?\s*(?:\\times|\\cdot)\s*)?10\^\{?\d+\}?\$?\s+(?:[a-z-]+\s+)?"
+     r"(?:points|samples|draws|nodes|particles|images)\b",
+     "a sample or grid size written as a power of ten ($5 \\times 10^4$ points)"),
+    (r"\b(?:[Ss]cal(?:ed|ing)|multiplied)\s+by\s+\$10\^\{?\d+\}?\$",
+     "a scale factor the chapter applies to build a control map"),
 ]
 
 _ALLOW = [re.compile(p) for p, _ in PARAMETERS]
@@ -171,6 +177,9 @@ def test_glued_number_is_not_caught(text):
 @pytest.mark.parametrize("text", [
     "Eq. (8) and Eqs. (10)–(12) of §3.4, Theorem 3.1, Table 1, Thm. 5.10",
     r"central differences (step $10^{-4}$)",
+    r"below its floor $10^{-12}$; their floors, $10^{-17}$ and $10^{-12}$",
+    r"the encoder scaled by $10^7$; all multiplied by $10^7$",
+    r"a reference sample of $5 \times 10^4$ points; $10^6$ prior points",
     "the paper (arXiv 2202.07477, ICLR 2023) {cite}`khrulkov2023understanding`",
     r"for $d = 7$ on a grid $N = 250$, and $N = 32, 64, 128, 256$ nodes",
     r"with a tolerance of $10^{-12}$, tolerances from $10^{-8}$ to $10^{-12}$",
