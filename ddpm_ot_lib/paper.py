@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = ["Quote", "TABLE1_MAX_EPS_REL", "TABLE1_GRID", "TABLE1_DENSITIES",
-           "TABLE1_SECONDS_PER_DENSITY", "quotes"]
+           "TABLE1_SECONDS_PER_DENSITY", "TIME_RANGE", "quotes"]
 
 
 class Quote(NamedTuple):
@@ -52,6 +52,9 @@ TABLE1_GRID = {
 TABLE1_DENSITIES = Quote(100, f"{KHRULKOV}, §3.4, text below Table 1")
 #: §3.4, below Table 1: "run for one random density took about 100 seconds on average".
 TABLE1_SECONDS_PER_DENSITY = Quote(100, f"{KHRULKOV}, §3.4, text below Table 1")
+#: §3.4, "Experiment and results": "For the time dimension, we consider the range [0, 5]"
+#: (the probability-flow ODE is stopped at t = 5, not integrated to infinity).
+TIME_RANGE = Quote((0, 5), f"{KHRULKOV}, §3.4, 'Experiment and results'")
 
 # --------------------------------------------------------------------------- Khrulkov et al., §3.5
 
