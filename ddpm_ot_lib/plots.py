@@ -409,3 +409,43 @@ def quality_grid(sweeps, kinds=("8gaussians", "25gaussians", "digits"), width=10
 
 
 __all__ += ["quality_grid"]
+
+
+# --- faith: optimal-transport chapter figures ---------------------------------------
+
+def swap_pair(ax, x, z, i, j, before=ACCENT, after=OT):
+    """The pairs ``x[i] -> z[i]``, ``x[j] -> z[j]`` (solid, ``before``) and the swapped
+    pairs ``x[i] -> z[j]``, ``x[j] -> z[i]`` (dashed, ``after``), their end points enlarged,
+    with legend entries "random pairing" and "swapped". x, z : (n, 2); i != j indices."""
+    x, z = np.asarray(x, dtype=float), np.asarray(z, dtype=float)
+    if x.shape != z.shape or x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"x and z must both have shape (n, 2), got {x.shape} and {z.shape}")
+    n = x.shape[0]
+    if not (0 <= i < n and 0 <= j < n) or i == j:
+        raise ValueError(f"i and j must be two distinct indices in [0, {n}), got {i} and {j}")
+    pair = [i, j]
+    displacements(ax, x[pair], z[pair], color=before, lw=2, alpha=1)
+    displacements(ax, x[pair], z[[j, i]], color=after, lw=2, alpha=1, ls="--")
+    ax.scatter(*x[pair].T, s=40, color=DATA, zorder=3)
+    ax.scatter(*z[pair].T, s=40, color=LATENT, zorder=3)
+    ax.plot([], [], color=before, lw=2, label="random pairing")
+    ax.plot([], [], color=after, lw=2, ls="--", label="swapped")
+    return ax
+
+
+def shaded_density(ax, x, density, color=DATA, label="data density $p_0$ (shaded)"):
+    """Shade ``density`` over the 1-D points ``x`` (m,) on a twin axis *behind* ``ax``'s own
+    curves, labelled in ``color`` on the right; returns the twin axis."""
+    x, density = np.ravel(np.asarray(x, dtype=float)), np.ravel(np.asarray(density, dtype=float))
+    if x.shape != density.shape or not np.all(np.isfinite(density)) or np.any(density < 0):
+        raise ValueError("density must hold one finite value >= 0 per point of x")
+    shade = ax.twinx()
+    shade.fill_between(x, density, color=color, alpha=0.2)
+    shade.set(ylim=(0, 2.5 * density.max()), yticks=[])
+    shade.set_ylabel(label, color=color)
+    ax.set_zorder(shade.get_zorder() + 1)       # the curves above the shading
+    ax.patch.set_visible(False)
+    return shade
+
+
+__all__ += ["swap_pair", "shaded_density"]

@@ -61,3 +61,33 @@ def test_gaussian_density_rejects(ax, mean, cov, extent, msg):
 def test_exports():
     for name in ("blend", "time_color", "gaussian_density", "gaussian_ellipse", "trajectories", "displacements"):
         assert name in plots.__all__ and callable(getattr(plots, name))
+
+
+# --- faith: optimal-transport chapter figures
+
+
+def test_swap_pair_draws_both_pairings(ax):
+    x, z = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 2.0]]), np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 3.0]])
+    plots.swap_pair(ax, x, z, 0, 1)
+    lines = [line for line in ax.lines if line.get_xydata().size]
+    ends = {tuple(map(tuple, line.get_xydata())) for line in lines}
+    assert ((0.0, 0.0), (0.0, 1.0)) in ends and ((0.0, 0.0), (1.0, 1.0)) in ends
+    assert ((1.0, 0.0), (0.0, 1.0)) in ends and ((1.0, 0.0), (1.0, 1.0)) in ends
+    assert [t.get_text() for t in ax.legend().get_texts()] == ["random pairing", "swapped"]
+
+
+def test_shaded_density_lies_behind_the_curves(ax):
+    x = np.linspace(-1, 1, 11)
+    shade = plots.shaded_density(ax, x, np.exp(-x**2))
+    assert ax.get_zorder() > shade.get_zorder() and not ax.patch.get_visible()
+    assert shade.get_ylim() == pytest.approx((0.0, 2.5))
+
+
+@pytest.mark.parametrize("pattern,call", [
+    (r"^x and z must both have shape \(n, 2\)", lambda ax: plots.swap_pair(ax, np.zeros((3, 2)), np.zeros((3, 3)), 0, 1)),
+    (r"^i and j must be two distinct indices", lambda ax: plots.swap_pair(ax, np.zeros((3, 2)), np.zeros((3, 2)), 1, 1)),
+    (r"^density must hold one finite value >= 0", lambda ax: plots.shaded_density(ax, [0.0, 1.0], [1.0, -1.0])),
+])
+def test_faith_helpers_reject_bad_input(ax, pattern, call):
+    with pytest.raises(ValueError, match=pattern):
+        call(ax)
