@@ -38,7 +38,6 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import teneva  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from ddpm_ot_lib import chebyshev as ch  # noqa: E402
 from ddpm_ot_lib import densities  # noqa: E402
 from ddpm_ot_lib import fokker_planck as fp  # noqa: E402
@@ -58,7 +57,7 @@ def run_splitting(dens, M):
 
 def run_exact(dens, M):
     times = np.linspace(0.0, T_FINAL, M + 1)
-    fp._ou_eigen.cache_clear()  # count the eigendecomposition in every run
+    fp.clear_caches()  # count the eigendecomposition in every run
     t0 = time.perf_counter()
     sol = fp.solve_exact(dens.tt, dens.grid, times)
     return time.perf_counter() - t0, sol

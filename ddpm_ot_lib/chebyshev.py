@@ -88,25 +88,9 @@ class Grid:
         return self.nodes[idx]
 
 
-def _check_interval(a, b, n):
-    arr_a, arr_b = np.asarray(a), np.asarray(b)
-    if arr_a.ndim != 0 or arr_b.ndim != 0:
-        raise ValueError(f"a and b must be scalars (the box is [a, b]^d), got shapes {arr_a.shape}, {arr_b.shape}")
-    a, b = float(a), float(b)
-    if not (np.isfinite(a) and np.isfinite(b)):
-        raise ValueError(f"a and b must be finite, got a = {a}, b = {b}")
-    if not a < b:
-        raise ValueError(f"the interval must have a < b, got a = {a}, b = {b}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n (number of Chebyshev nodes) must be an integer, got {type(n).__name__}")
-    if n < 3:
-        raise ValueError(f"n (number of Chebyshev nodes) must be >= 3, got {n}")
-    return a, b, int(n)
-
-
 def grid(a, b, n: int, d: int) -> Grid:
     """Validated :class:`Grid`: box :math:`[a, b]^d`, a < b, n >= 3 nodes per axis, d >= 1."""
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
         raise ValueError(f"d (dimension) must be an integer >= 1, got {d!r}")
     return Grid(a, b, n, int(d))
@@ -122,7 +106,7 @@ def nodes(a, b, n: int) -> np.ndarray:
     :math:`x_i = \tfrac{a+b}{2} + \tfrac{b-a}{2}\cos(\pi i / (n-1))`, identical to
     ``teneva.ind_to_poi(i, a, b, n, 'cheb')``.
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     return _nodes(a, b, n)
 
 
@@ -135,7 +119,7 @@ def diff_matrices(a, b, n: int) -> tuple[np.ndarray, np.ndarray]:
     diffusion step is :math:`\exp(\tfrac{h}{2} D_2)` applied to every core). Cached;
     the arrays are read-only.
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     return _diff_cached(a, b, n)
 
 
@@ -183,7 +167,7 @@ def interpolation_matrix(x, a, b, n: int, derivative: int = 0) -> np.ndarray:
 
     x : array (m,); returns array (m, n).
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     xv = np.asarray(x, dtype=np.float64)
     if xv.ndim != 1:
         raise ValueError(f"x must be a 1-D array of points, got shape {xv.shape}")
@@ -218,7 +202,7 @@ def quadrature_weights(a, b, n: int) -> np.ndarray:
     Exact for polynomials of degree < n; the weights the TT integral :func:`tt_integral`
     applies core by core (:math:`\int T_k = 2/(1-k^2)` for even k, 0 for odd k).
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     k = np.arange(n)
     mom = np.zeros(n)
     even = k[k % 2 == 0].astype(float)
@@ -228,48 +212,24 @@ def quadrature_weights(a, b, n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- TT helpers
 
-def _check_tt(Y, name="Y", grid_: Grid | None = None):
-    if not isinstance(Y, (list, tuple)) or len(Y) < 1:
-        raise TypeError(f"{name} must be a tensor train: a non-empty list of 3-d cores, got {type(Y).__name__}")
-    cores = []
-    r_prev = 1
-    for k, G in enumerate(Y):
-        G = np.asarray(G, dtype=np.float64)
-        if G.ndim != 3:
-            raise ValueError(f"{name}[{k}] must be a 3-d core (r_prev, n, r_next), got shape {G.shape}")
-        if G.shape[0] != r_prev:
-            raise ValueError(f"{name}[{k}] has left rank {G.shape[0]}, expected {r_prev} (ranks must chain)")
-        r_prev = G.shape[2]
-        cores.append(G)
-    if r_prev != 1:
-        raise ValueError(f"the last core of {name} must have right rank 1, got {r_prev}")
-    if grid_ is not None:
-        if len(cores) != grid_.d:
-            raise ValueError(f"{name} has {len(cores)} cores but the grid has dimension d = {grid_.d}")
-        bad = [G.shape[1] for G in cores if G.shape[1] != grid_.n]
-        if bad:
-            raise ValueError(f"every core of {name} must have n = {grid_.n} grid nodes, got {bad[0]}")
-    return cores
-
-
 def tt_ranks(Y) -> list[int]:
     """TT ranks ``[1, r_1, ..., r_{d-1}, 1]``."""
-    return [1] + [int(G.shape[2]) for G in _check_tt(Y)]
+    return [1] + [int(G.shape[2]) for G in check.tt(Y)]
 
 
 def tt_storage(Y) -> int:
     r"""Numbers stored by the TT: :math:`\sum_k r_{k-1} n_k r_k` (Eq. 13), against :math:`\prod n_k` in full."""
-    return int(sum(G.size for G in _check_tt(Y)))
+    return int(sum(G.size for G in check.tt(Y)))
 
 
 def tt_full(Y) -> np.ndarray:
     """The full array (n, ..., n) of a TT (only for small n^d)."""
-    return teneva.full(_check_tt(Y))
+    return teneva.full(check.tt(Y))
 
 
 def tt_scale(Y, c: float) -> list:
     """The TT ``c * Y`` (scales the last core)."""
-    Z = [G.copy() for G in _check_tt(Y)]
+    Z = [G.copy() for G in check.tt(Y)]
     Z[-1] = Z[-1] * float(c)
     return Z
 
@@ -280,7 +240,7 @@ def tt_norm(Y) -> float:
     Accurate to rounding even for differences of nearly equal tensors (``teneva.norm``,
     via inner products, is limited to about :math:`10^{-8}` relative there).
     """
-    Z = _check_tt(Y)
+    Z = check.tt(Y)
     if len(Z) > 1:
         Z = teneva.orthogonalize(Z, len(Z) - 1)
     return float(np.linalg.norm(Z[-1]))
@@ -288,7 +248,7 @@ def tt_norm(Y) -> float:
 
 def tt_relative_error(Y, Y_ref) -> float:
     r""":math:`\lVert Y - Y_{ref}\rVert_F / \lVert Y_{ref}\rVert_F` on the grid, accurate to rounding."""
-    Y, Y_ref = _check_tt(Y, "Y"), _check_tt(Y_ref, "Y_ref")
+    Y, Y_ref = check.tt(Y, "Y"), check.tt(Y_ref, "Y_ref")
     if [G.shape[1] for G in Y] != [G.shape[1] for G in Y_ref]:
         raise ValueError("Y and Y_ref must have the same shape")
     return tt_norm(teneva.sub(Y, Y_ref)) / tt_norm(Y_ref)
@@ -297,17 +257,37 @@ def tt_relative_error(Y, Y_ref) -> float:
 def tt_truncate(Y, tol: float = 1e-12, rank_max: int | None = None) -> list:
     r"""Round a TT to relative accuracy ``tol`` (Frobenius) and rank <= ``rank_max`` (TT-SVD).
 
-    Uses ``teneva.truncate(..., is_eigh=False)``: true SVDs, so accuracies below
-    :math:`10^{-8}` are honoured (teneva's default squares the singular values).
+    Oseledets' rounding (SIAM J. Sci. Comput. 33, 2011, Alg. 2): left-orthogonalise by
+    QR, then sweep right to left; at bond k the unfolding ``Z[k]`` (r, n r') is
+    factored :math:`U S V^T` by a true SVD (accuracies below :math:`10^{-8}` are
+    honoured), :math:`V^T` becomes the (right-orthonormal) core and :math:`U S` moves
+    into core k − 1. Every bond is then cut against an orthonormal context, with the
+    threshold :math:`\delta = \mathrm{tol}\,\lVert Y\rVert / \sqrt{d-1}`, so the ranks
+    are the numerical ranks of the unfoldings of the full tensor at that threshold
+    (minimal; tested against the SVD of the full tensor). ``teneva.truncate(...,
+    is_eigh=False)`` leaves S in the right core (``give_to='r'``), so its interior bonds
+    are cut against a non-orthonormal context and keep too many ranks for d >= 3.
     """
     tol = check.positive(tol, "tol")
-    r = 1e12 if rank_max is None else int(rank_max)
-    if r < 1:
+    r_cap = None if rank_max is None else int(rank_max)
+    if r_cap is not None and r_cap < 1:
         raise ValueError(f"rank_max must be >= 1, got {rank_max}")
-    Z = _check_tt(Y)
-    if len(Z) == 1:
+    Z = check.tt(Y)
+    d = len(Z)
+    if d == 1:
         return Z
-    return teneva.truncate(Z, tol, r, is_eigh=False)
+    Z = teneva.orthogonalize(Z, d - 1)
+    delta = tol * float(np.linalg.norm(Z[-1])) / np.sqrt(d - 1)
+    for k in range(d - 1, 0, -1):
+        r1, n, r2 = Z[k].shape
+        U, s, Vt = np.linalg.svd(Z[k].reshape(r1, n * r2), full_matrices=False)
+        tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]              # tail[j] = ||s[j:]||
+        r = max(1, int(np.count_nonzero(tail > delta)))
+        if r_cap is not None:
+            r = min(r, r_cap)
+        Z[k] = Vt[:r].reshape(r, n, r2)
+        Z[k - 1] = np.einsum("anb,bc->anc", Z[k - 1], U[:, :r] * s[:r])
+    return Z
 
 
 def tt_integral(Y, grid_: Grid) -> float:
@@ -316,7 +296,7 @@ def tt_integral(Y, grid_: Grid) -> float:
     Same as ``teneva.func_sum(teneva.func_int(Y), a, b)``; one contraction with the
     weights of :func:`quadrature_weights` per core.
     """
-    Z = _check_tt(Y, "Y", grid_)
+    Z = check.tt(Y, "Y", grid_)
     w = quadrature_weights(grid_.a, grid_.b, grid_.n)
     v = np.ones((1,))
     for G in Z:
@@ -470,7 +450,7 @@ def tt_cross(func, grid_: Grid, tol: float = 1e-10, nswp: int = 10, rank0: int =
     if Y0 is None:
         Y0 = teneva.rand(grid_.shape, rank0, seed=seed)
     else:
-        Y0 = _check_tt(Y0, "Y0", grid_)
+        Y0 = check.tt(Y0, "Y0", grid_)
     Y = _cross(f, Y0, int(nswp), tol, 1, int(dr_max), int(rank_max), info=info)
     return tt_truncate(Y, tol, rank_max)
 
@@ -500,7 +480,7 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     contraction (the same numbers as ``teneva.func_get(x, teneva.func_int(Y), a, b)``,
     without its Python loop). Points outside the box :math:`[a, b]^d` get 0.
     """
-    cores = _check_tt(Y, "Y", grid_)
+    cores = check.tt(Y, "Y", grid_)
     x = _check_points(x, grid_)
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], _CHUNK):
@@ -518,7 +498,7 @@ def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
     that of about three evaluations). With ``with_value`` also returns p(x) (m,).
     Zero outside the box.
     """
-    cores = _check_tt(Y, "Y", grid_)
+    cores = check.tt(Y, "Y", grid_)
     x = _check_points(x, grid_)
     d1 = diff_matrices(grid_.a, grid_.b, grid_.n)[0]
     dcores = [np.matmul(d1, G) for G in cores]

@@ -57,7 +57,7 @@ from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["Equation", "ornstein_uhlenbeck", "gaussian_ou", "Solution", "initial_tt",
-           "ou_generator", "ou_matrix", "propagate_exact", "solve_exact", "diffusion_matrix",
+           "ou_generator", "ou_eigen", "clear_caches", "ou_matrix", "propagate_exact", "solve_exact", "diffusion_matrix",
            "characteristics", "convection_step", "splitting_step", "solve_splitting",
            "tt_at", "density", "gradient", "score", "score_function", "masses", "ou_reference"]
 
@@ -196,7 +196,7 @@ def ou_generator(a, b, n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _ou_eigen(a: float, b: float, n: int):
+def ou_eigen(a: float, b: float, n: int):
     """Eigendecomposition (lam, V, V^{-1}) of the interior block of L (Dirichlet), or None.
 
     L is not normal (cond(V) is about 3e6 for n = 250 on [-8, 8], but 5e8 for n = 100 on
@@ -211,6 +211,12 @@ def _ou_eigen(a: float, b: float, n: int):
     if not (kappa < 1e8 and resid < 1e-10):
         return None
     return lam, V, Vinv
+
+
+def clear_caches() -> None:
+    """Forget the cached eigendecompositions (benchmarks time them in every run)."""
+    ou_eigen.cache_clear()
+    _real_stack.cache_clear()
 
 
 def _interior_generator(a, b, n):
@@ -229,11 +235,11 @@ def ou_matrix(a, b, n: int, t: float) -> np.ndarray:
     with each other. The d-dimensional propagator is :math:`A_t \otimes \cdots \otimes A_t`:
     in the TT format each core is multiplied by :math:`A_t` (:func:`propagate_exact`).
     """
-    a, b, n = cheb._check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     t = check.time(t)
     if t == 0.0:
         return np.eye(n)
-    eig = _ou_eigen(a, b, n)
+    eig = ou_eigen(a, b, n)
     out = np.zeros((n, n))
     if eig is None:
         out[1:-1, 1:-1] = expm(t * _interior_generator(a, b, n))
@@ -251,7 +257,7 @@ def _mul_cores(mat, Y):
 def propagate_exact(Y, grid_: cheb.Grid, t: float) -> list:
     r""":math:`p_t` from the TT of :math:`p_0`: every core multiplied by :func:`ou_matrix` (same ranks)."""
     grid_ = _check_grid(grid_)
-    cores = cheb._check_tt(Y, "Y", grid_)
+    cores = check.tt(Y, "Y", grid_)
     return _mul_cores(ou_matrix(grid_.a, grid_.b, grid_.n, t), cores)
 
 
@@ -264,7 +270,7 @@ def solve_exact(Y0, grid_: cheb.Grid, times) -> Solution:
     :math:`G_k(t) = V e^{t\Lambda} H_k`, :math:`O(n^2 r^2)` per core (:func:`ou_matrix`).
     """
     grid_ = _check_grid(grid_)
-    Y0 = cheb._check_tt(Y0, "Y0", grid_)
+    Y0 = check.tt(Y0, "Y0", grid_)
     times = check.times(times, "times")
     start = _time.perf_counter()
     sol = Solution(grid_, times, [], "exact", {}, initial=Y0)
@@ -278,7 +284,7 @@ def _exact_cores_at(sol: Solution, t: float) -> list:
     g = sol.grid
     if t == 0.0:
         return sol.initial
-    eig = _ou_eigen(g.a, g.b, g.n)
+    eig = ou_eigen(g.a, g.b, g.n)
     if eig is None:
         return propagate_exact(sol.initial, g, t)
     lam, V, Vinv = eig
@@ -298,7 +304,7 @@ def _exact_cores_at(sol: Solution, t: float) -> list:
 
 @lru_cache(maxsize=16)
 def _real_stack(a, b, n):
-    V = _ou_eigen(a, b, n)[1]
+    V = ou_eigen(a, b, n)[1]
     return np.hstack([V.real, -V.imag])
 
 
@@ -400,7 +406,7 @@ def solve_splitting(equation: Equation, Y0, grid_: cheb.Grid, times, h: float, t
     """
     grid_ = _check_grid(grid_)
     eq = _check_equation(equation, grid_)
-    Y = cheb._check_tt(Y0, "Y0", grid_)
+    Y = check.tt(Y0, "Y0", grid_)
     times = check.times(times, "times")
     h = check.positive(h, "h")
     cross = {"tol": check.positive(tol, "tol"), "rank_max": int(rank_max), "nswp": int(nswp),

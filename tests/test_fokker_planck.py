@@ -74,7 +74,7 @@ def test_ou_matrix_equals_expm_and_is_a_semigroup(n):
 
 def test_ou_matrix_falls_back_to_expm_on_large_boxes():
     """On [-12, 12] the eigenvectors are too ill-conditioned (cond ~ 5e8): expm is used, same result."""
-    assert fp._ou_eigen(-12.0, 12.0, 100) is None
+    assert fp.ou_eigen(-12.0, 12.0, 100) is None
     mean, cov = np.array([0.3, -0.2]), np.array([[0.5, 0.1], [0.1, 0.7]])
     eq = fp.gaussian_ou(mean, cov)
     g = ch.grid(-12, 12, 100, 2)
