@@ -11,7 +11,7 @@ Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0, it times
 
 and reports each one's error against the exact propagator (relative Frobenius norm on the
 grid, the largest over the M time steps), and, for d = 2, the error of the exact
-propagator against the dense quadrature ground truth (fokker_planck.ou_reference).
+propagator against the dense quadrature ground truth (references.ou_reference).
 Times are medians over --repeats runs; the ratios are computed inside each run and
 their median reported. Single-threaded BLAS (OMP_NUM_THREADS=1) unless set otherwise.
 
@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import teneva  # noqa: E402
 
+from ddpm_ot_lib import _io, references  # noqa: E402
 from ddpm_ot_lib import chebyshev as ch  # noqa: E402
 from ddpm_ot_lib import densities  # noqa: E402
 from ddpm_ot_lib import fokker_planck as fp  # noqa: E402
@@ -92,7 +93,7 @@ def ground_truth_error(exact, dens, times):
     out = []
     for t in times:
         k = int(np.argmin(np.abs(exact.times - t)))
-        ref = fp.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
+        ref = references.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
         out.append(float(np.linalg.norm(ch.tt_full(exact.tensors[k]) - ref) / np.linalg.norm(ref)))
     return out
 
@@ -166,11 +167,7 @@ def main(argv=None):
                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                            "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__},
                "results": results}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(tmp, args.out)
+    _io.atomic_write(args.out, json.dumps(payload, indent=1, default=_io.json_default))
     print(f"\nwrote {args.out}")
 
 

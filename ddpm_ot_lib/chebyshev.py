@@ -53,7 +53,8 @@ from scipy.fft import dct
 from . import _validate as check
 
 __all__ = ["Grid", "grid", "nodes", "diff_matrices", "interpolation_matrix", "quadrature_weights",
-           "values_to_coefficients", "tt_cross", "tt_evaluate", "tt_gradient", "tt_integral",
+           "values_to_coefficients", "chebyshev_basis", "tt_cross", "tt_evaluate", "tt_chain_gradient",
+           "tt_gradient", "tt_integral",
            "tt_truncate", "tt_norm", "tt_relative_error", "tt_ranks", "tt_storage", "tt_full",
            "tt_scale"]
 
@@ -455,10 +456,6 @@ def tt_cross(func, grid_: Grid, tol: float = 1e-10, nswp: int = 10, rank0: int =
     return tt_truncate(Y, tol, rank_max)
 
 
-def _check_points(x, grid_: Grid, name="x"):
-    return check.points(x, name, d=grid_.d)
-
-
 def _apply(P, G):
     """(m, r1, r2): the core G (r1, n, r2) contracted with the rows of P (m, n)."""
     r1, n, r2 = G.shape
@@ -481,7 +478,7 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     without its Python loop). Points outside the box :math:`[a, b]^d` get 0.
     """
     cores = check.tt(Y, "Y", grid_)
-    x = _check_points(x, grid_)
+    x = check.points(x, "x", d=grid_.d)
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], _CHUNK):
         xs = x[s:s + _CHUNK]
@@ -490,16 +487,70 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     return out
 
 
+def chebyshev_basis(s, n: int) -> np.ndarray:
+    r""":math:`T_j(s)` for j < n at every entry of s (any shape) -> array (n, *s.shape).
+
+    The one Chebyshev basis of the library: the three-term recurrence
+    :math:`T_{j+1} = 2 s T_j - T_{j-1}` (s in [−1, 1], the mapped coordinate
+    :math:`\hat x = (2x - a - b)/(b - a)`). For s of shape (d, m), ``B[:, k, :].T`` is the
+    (m, n) basis matrix of coordinate k.
+    """
+    st = np.ascontiguousarray(np.asarray(s, dtype=np.float64))
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    B = np.empty((n,) + st.shape)
+    B[0] = 1.0
+    if n > 1:
+        B[1] = st
+    two_s = 2.0 * st
+    for j in range(2, n):
+        np.multiply(two_s, B[j - 1], out=B[j])
+        B[j] -= B[j - 2]
+    return B
+
+
+def tt_chain_gradient(T, dT=None):
+    r"""Value and gradient of a TT whose cores are already evaluated at m points.
+
+    ``T[k]`` (m, r_{k-1}, r_k) is core k at coordinate :math:`x_k` of each point and
+    ``dT[k]`` its derivative in :math:`x_k`. The value is the matrix product
+    :math:`T_1 \cdots T_d` and, by the product rule, :math:`\partial_k` of it is
+    :math:`L_{k-1}\, dT_k\, R_{k+1}` with the shared prefix products
+    :math:`L_k = T_1 \cdots T_k` and suffix products :math:`R_k = T_k \cdots T_d`
+    (about three evaluations in all). The one TT gradient of the library (used by
+    :func:`tt_gradient`, the exact OU evaluation of :mod:`ddpm_ot_lib.fokker_planck`
+    and the closed-form reference of :mod:`ddpm_ot_lib.references`).
+
+    Returns (value (m,), gradient (m, d) or None when ``dT`` is None).
+    """
+    m, d = T[0].shape[0], len(T)
+    left = [np.ones((m, 1, 1))]
+    for Tk in T:
+        left.append(left[-1] @ Tk)
+    val = left[d][:, 0, 0]
+    if dT is None:
+        return val, None
+    right = [np.ones((m, 1, 1))]
+    for Tk in T[::-1]:
+        right.append(Tk @ right[-1])
+    right = right[::-1]
+    grad = np.empty((m, d))
+    for k in range(d):
+        grad[:, k] = (left[k] @ dT[k] @ right[k + 1])[:, 0, 0]
+    return val, grad
+
+
 def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
     r"""Gradient :math:`\nabla p` (m, d) of the interpolant of the TT Y at points x (m, d).
 
     Exact derivative of the interpolating polynomial: in direction k the core k is
-    replaced by :math:`D_1 G_k` (prefix and suffix products are shared, so the cost is
-    that of about three evaluations). With ``with_value`` also returns p(x) (m,).
+    replaced by :math:`D_1 G_k`, contracted by :func:`tt_chain_gradient` (prefix and
+    suffix products shared). With ``with_value`` also returns p(x) (m,).
     Zero outside the box.
     """
     cores = check.tt(Y, "Y", grid_)
-    x = _check_points(x, grid_)
+    x = check.points(x, "x", d=grid_.d)
     d1 = diff_matrices(grid_.a, grid_.b, grid_.n)[0]
     dcores = [np.matmul(d1, G) for G in cores]
     m, d = x.shape
@@ -510,14 +561,5 @@ def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
         mats = [_interp_matrix(xs[:, k], grid_.a, grid_.b, grid_.n) for k in range(d)]
         T = [_apply(P, G) for P, G in zip(mats, cores)]
         dT = [_apply(P, G) for P, G in zip(mats, dcores)]
-        left = [np.ones((xs.shape[0], 1))]
-        for k in range(d):
-            left.append(np.einsum("mr,mrs->ms", left[-1], T[k]))
-        right = [np.ones((xs.shape[0], 1))]
-        for k in range(d - 1, -1, -1):
-            right.append(np.einsum("mrs,ms->mr", T[k], right[-1]))
-        right = right[::-1]
-        val[s:s + _CHUNK] = left[d][:, 0]
-        for k in range(d):
-            grad[s:s + _CHUNK, k] = np.einsum("mr,mrs,ms->m", left[k], dT[k], right[k + 1])
+        val[s:s + _CHUNK], grad[s:s + _CHUNK] = tt_chain_gradient(T, dT)
     return (grad, val) if with_value else grad
