@@ -249,3 +249,33 @@ def test_command_line_unwritable_out(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert tb.main(["run", "--dims", "2", "--no-progress", "--out", str(tmp_path / "file" / "x.csv")]) == 2
     assert capsys.readouterr().err.startswith("error: out is not writable")
+
+
+# ----------------------------------------------------------------------------- the dask backend
+
+def test_dask_backend_gives_the_same_rows_and_resumes_the_same(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    local = tb.run_table(**_kw(tmp_path, name="local.csv"))
+    # a local run killed after its first density, resumed on the cluster
+    real = tb.row_worker
+    calls = []
+
+    def interrupted(d, seed, kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append((d, seed))
+        return real(d, seed, kwargs)
+
+    monkeypatch.setattr(tb, "row_worker", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tb.run_table(**_kw(tmp_path, name="mixed.csv"))
+    monkeypatch.setattr(tb, "row_worker", real)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        addr = cluster.scheduler_address
+        mixed = tb.run_table(**_kw(tmp_path, name="mixed.csv", backend="dask", scheduler=addr))
+        on_dask = tb.run_table(**_kw(tmp_path, name="dask.csv", backend="dask", scheduler=addr))
+    assert _numbers(on_dask) == _numbers(local) == _numbers(mixed)
+    meta = json.loads((tmp_path / "mixed.json").read_text())
+    assert [s["backend"] for s in meta["sessions"]] == ["local", "dask"]
+    assert [s["rows"] for s in meta["sessions"]] == [1, 1]
