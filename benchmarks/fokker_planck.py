@@ -143,6 +143,8 @@ def main(argv=None):
     ap.add_argument("--no-fpcross", action="store_true")
     ap.add_argument("--out", default=os.path.join("book", "data", "fokker_planck_benchmark.json"))
     args = ap.parse_args(argv)
+    load_start = list(os.getloadavg())
+    print(f"load average at the start: {load_start}", flush=True)
     results = []
     for d in args.dims:
         results.append(bench(d, args.repeats, not args.no_fpcross))
@@ -165,9 +167,11 @@ def main(argv=None):
                "machine": {"python": platform.python_version(), "platform": platform.platform(),
                            "processor": platform.processor() or platform.machine(),
                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__},
+                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__,
+                           "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
                "results": results}
     _io.atomic_write(args.out, json.dumps(payload, indent=1, default=_io.json_default))
+    print(f"load average at the end: {payload['machine']['load_average_end']}")
     print(f"\nwrote {args.out}")
 
 

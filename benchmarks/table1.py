@@ -83,7 +83,8 @@ def main():
     p.add_argument("--tolerance-study", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON (atomically)")
     args = p.parse_args()
-    print(f"stage times, {args.seeds} densities per d, {args.samples} samples, one core:")
+    print(f"stage times, {args.seeds} densities per d, {args.samples} samples, one core; "
+          f"load average {os.getloadavg()}:")
     stages = stage_table(args.dims, args.seeds, args.samples)
     print()
     print("| d | median wall [s] | " + " | ".join(f"{c[2:]} [s]" for c in STAGES)
@@ -97,6 +98,7 @@ def main():
     result = {"stages": {str(d): v for d, v in stages.items()},
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "load_average": list(os.getloadavg())}}
+    print(f"load average at the end: {os.getloadavg()}")
     if args.tolerance_study:
         print("\nODE tolerance study (one density per d):")
         result["tolerance_study"] = {str(d): v for d, v in tolerance_study(args.dims, args.samples).items()}
