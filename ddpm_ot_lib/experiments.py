@@ -551,7 +551,7 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", n
     @stage("density")
     def _density():
         grid = _paper_grid(d, n_grid)
-        dens = dens_mod.random_density(d, seed, grid=grid)
+        dens = dens_mod.random_density(d, seed, family="smooth", grid=grid)
         row.update({"kind": dens.kind, "n_grid": grid.n, "rank": max(dens.ranks),
                     "K": len(dens.params["weights"]) if dens.kind == "mixture" else max(dens.ranks),
                     "p0_error": dens.error["points"]})

@@ -24,7 +24,7 @@ GRIDS = {2: 48, 3: 36}
 @pytest.mark.parametrize("d, n", [(2, 60), (3, 40)])
 def test_exact_ou_equals_fokker_planck_solve_exact(d, n):
     g = ch.grid(-8, 8, n, d)
-    dens = densities.random_density(d, 1, grid=g)
+    dens = densities.random_density(d, 1, family="smooth", grid=g)
     sol = fp.solve_exact(dens.tt, g, [0.0])
     ou = ex.ExactOU(dens.tt, g)
     x = sampling.tt_sample(dens.tt, g, 200, seed=0)
@@ -41,20 +41,20 @@ def test_exact_ou_equals_fokker_planck_solve_exact(d, n):
 
 def test_exact_ou_refuses_points_outside_the_box_and_nonpositive_density():
     g = ch.grid(-8, 8, 30, 2)
-    ou = ex.ExactOU(densities.random_density(2, 0, grid=g).tt, g)
+    ou = ex.ExactOU(densities.random_density(2, 0, family="smooth", grid=g).tt, g)
     with pytest.raises(ValueError, match="box"):
         ou.score(np.array([[9.0, 0.0]]), 0.5)
-    ou_neg = ex.ExactOU([-G if k == 0 else G for k, G in enumerate(densities.random_density(2, 0, grid=g).tt)], g)
+    ou_neg = ex.ExactOU([-G if k == 0 else G for k, G in enumerate(densities.random_density(2, 0, family="smooth", grid=g).tt)], g)
     with pytest.raises(ValueError, match="p_t"):
         ou_neg.score(np.zeros((1, 2)), 0.5)
     with pytest.raises(ValueError, match="cores"):
-        ex.ExactOU(densities.random_density(2, 0, grid=g).tt, ch.grid(-8, 8, 30, 3))
+        ex.ExactOU(densities.random_density(2, 0, family="smooth", grid=g).tt, ch.grid(-8, 8, 30, 3))
 
 
 # ----------------------------------------------------------------------------- independent references
 
 def test_mixture_reference_against_fokker_planck_ou_reference_2d():
-    dens = densities.random_density(2, 3, grid=ch.grid(-8, 8, 60, 2))
+    dens = densities.random_density(2, 3, family="smooth", grid=ch.grid(-8, 8, 60, 2))
     x = np.random.default_rng(0).normal(size=(60, 2))
     for t in (0.05, 0.1, 1.0, 5.0):
         p, grad = ex.reference_density(dens, x, t, gradient=True)
@@ -84,7 +84,7 @@ def test_mixture_reference_against_gaussian_mixture_closed_form_3d():
 
 
 def test_tt_gaussian_reference_closed_form():
-    dens = densities.random_density(7, 2, grid=ch.grid(-8, 8, 30, 7))
+    dens = densities.random_density(7, 2, family="smooth", grid=ch.grid(-8, 8, 30, 7))
     x = np.random.default_rng(2).normal(size=(40, 7))
     # t = 0 is the formula; the gradient matches central differences at t > 0
     assert np.allclose(ex.reference_density(dens, x, 0.0), dens(x), rtol=1e-13, atol=0)
@@ -96,7 +96,7 @@ def test_tt_gaussian_reference_closed_form():
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
     # and the exact TT solver on a grid fine enough for 1e-8 agrees with the closed form
     g = ch.grid(-8, 8, 60, 7)
-    fine = densities.random_density(7, 2, grid=g)
+    fine = densities.random_density(7, 2, family="smooth", grid=g)
     ou = ex.ExactOU(fine.tt, g)
     y = sampling.tt_sample(fine.tt, g, 100, seed=1)
     for t in (0.2, 2.0):
@@ -105,7 +105,7 @@ def test_tt_gaussian_reference_closed_form():
 
 
 def test_mixture_formula_gradient():
-    dens = densities.random_density(3, 4, grid=ch.grid(-8, 8, 30, 3))
+    dens = densities.random_density(3, 4, family="smooth", grid=ch.grid(-8, 8, 30, 3))
     x = np.random.default_rng(3).normal(size=(30, 3))
     p, grad = ex.mixture_formula(dens.params, x, gradient=True)
     assert np.allclose(p, dens.unnormalised(x), rtol=1e-13)
