@@ -2,7 +2,9 @@
 
 For d = 2 (N = 250, M = 250), d = 3 (N = 100, M = 100) and d = 7 (N = 50, M = 50), on
 [-8, 8]^d and t in [0, 5] with M uniform steps, starting from the random density of
-Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0, it times
+Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0 (--family: the book's smooth
+family by default, the one book/fokker_planck_tt.ipynb uses; "paper" for the laws of the
+paper's code), it times
 
 * the splitting solver (ddpm_ot_lib.fokker_planck.solve_splitting, the paper's scheme),
 * the exact OU propagator (solve_exact) at the same M + 1 times,
@@ -98,10 +100,10 @@ def ground_truth_error(exact, dens, times):
     return out
 
 
-def bench(d, repeats, with_fpcross=True):
+def bench(d, repeats, with_fpcross=True, family="smooth"):
     N, M = densities.PAPER_SETTINGS[d]
-    dens = densities.random_density(d, SEED)
-    rows = {"d": d, "N": N, "M": M, "tol": TOL, "density": {"kind": dens.kind, "seed": SEED,
+    dens = densities.random_density(d, SEED, family=family)
+    rows = {"d": d, "N": N, "M": M, "tol": TOL, "density": {"family": family, "kind": dens.kind, "seed": SEED,
             "ranks": dens.ranks, "error": dens.error}}
     t_split, t_exact, t_fpc, r_exact, r_split = [], [], [], [], []
     for rep in range(repeats):
@@ -141,13 +143,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 3, 7])
     ap.add_argument("--no-fpcross", action="store_true")
+    ap.add_argument("--family", choices=list(densities.FAMILIES), default="smooth",
+                    help="family of the random densities (default: smooth, the one the chapter uses)")
     ap.add_argument("--out", default=os.path.join("book", "data", "fokker_planck_benchmark.json"))
     args = ap.parse_args(argv)
     load_start = list(os.getloadavg())
     print(f"load average at the start: {load_start}", flush=True)
     results = []
     for d in args.dims:
-        results.append(bench(d, args.repeats, not args.no_fpcross))
+        results.append(bench(d, args.repeats, not args.no_fpcross, args.family))
     print()
     print(f"{'d':>2} {'N':>4} {'M':>4} | {'splitting s':>11} {'err':>8} | {'exact s':>8} | "
           f"{'fpcross s':>9} {'err':>8} | {'fpc/exact':>9} {'split/fpc':>9}")

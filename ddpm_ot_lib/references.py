@@ -26,7 +26,7 @@ from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["gauss_legendre", "ou_coefficients", "ou_reference", "tt_gaussian_reference",
-           "mixture_formula", "mixture_reference", "reference_density"]
+           "mixture_formula", "mixture_reference", "paper_tt_reference", "reference_density"]
 
 
 def gauss_legendre(lo: float, hi: float, panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -155,16 +155,42 @@ def tt_gaussian_reference(params: dict, x, t: float, norm_const: float, gradient
     return p, dval * phi[:, None] - x * p[:, None]
 
 
+#: Eq. (14) in the paper's code: log of a term is -0.05 (q1 + q2) (density.py, line 33).
+PAPER_EQ14_SCALE = 0.05
+
+
+def _is_paper_mixture(params):
+    return "Q1" in params
+
+
 def mixture_formula(params: dict, x, gradient: bool = False):
     r"""The unnormalised density of Eq. (14) and its gradient from the drawn parameters.
 
-    :math:`\tilde p_0(x) = \sum_j w_j e^{-q_{1,j}(x) - q_{2,j}(x)}`,
-    :math:`\nabla\tilde p_0 = -\sum_j w_j e^{-q_{1,j} - q_{2,j}}\,(A_j z_j + 4\gamma_j z_j^{3})`,
-    :math:`z_j = x - \mu_j` (:mod:`ddpm_ot_lib.densities`). Returns p (m,) or (p, grad (m, d)).
+    Two parameterisations (:mod:`ddpm_ot_lib.densities`):
+
+    * the book's ("smooth") family:
+      :math:`\tilde p_0(x) = \sum_j w_j e^{-\frac12 z_j^T A_j z_j - \gamma_j \sum_k z_{j,k}^4}`,
+      :math:`z_j = x - \mu_j`;
+    * the paper's family (its code): :math:`\tilde p_0(x) = \frac1K \sum_j
+      e^{-0.05\,(z_{1}^T Q_{1} z_{1} + (z_{2}^{2})^T Q_{2}\, z_{2}^{2})}`,
+      :math:`z_1 = x - c_{1,j}`, :math:`z_2 = x - c_{2,j}`, the square elementwise.
+
+    Returns p (m,) or (p, grad (m, d)).
     """
     x = check.points(x, "x")
     p = np.zeros(x.shape[0])
     grad = np.zeros_like(x)
+    if _is_paper_mixture(params):
+        s = PAPER_EQ14_SCALE
+        k = params["K"]
+        for q1, q2, c1, c2 in zip(params["Q1"], params["Q2"], params["c1"], params["c2"]):
+            z1, z2 = x - c1, x - c2
+            y2 = z2 * z2
+            e = np.exp(-s * ((z1 @ q1) * z1).sum(axis=1) - s * ((y2 @ q2) * y2).sum(axis=1)) / k
+            p += e
+            if gradient:
+                grad -= s * e[:, None] * (2.0 * z1 @ q1 + 4.0 * (y2 @ q2) * z2)
+        return (p, grad) if gradient else p
     for w, mu, a, g in zip(params["weights"], params["centres"], params["precisions"], params["quartic"]):
         z = x - mu
         az = z @ a
@@ -175,11 +201,33 @@ def mixture_formula(params: dict, x, gradient: bool = False):
     return (p, grad) if gradient else p
 
 
+def _components(params, y, d):
+    """Per term of Eq. (14): (weight, unary exponents (d arrays), pairs (k, j, u_k, v_j)).
+
+    The exponent of a term is sum_k unary[k](y_k) + sum over pairs of u_k(y_k) v_j(y_j).
+    """
+    if _is_paper_mixture(params):
+        s = PAPER_EQ14_SCALE
+        for q1, q2, c1, c2 in zip(params["Q1"], params["Q2"], params["c1"], params["c2"]):
+            z1 = [y - c1[k] for k in range(d)]
+            z2 = [(y - c2[k]) ** 2 for k in range(d)]
+            unary = [s * (q1[k, k] * z1[k] ** 2 + q2[k, k] * z2[k] ** 2) for k in range(d)]
+            pairs = [(k, j, 2 * s * q1[k, j] * z1[k], z1[j]) for k in range(d) for j in range(k + 1, d)]
+            pairs += [(k, j, 2 * s * q2[k, j] * z2[k], z2[j]) for k in range(d) for j in range(k + 1, d)]
+            yield 1.0 / params["K"], unary, pairs
+        return
+    for w, mu, a, g in zip(params["weights"], params["centres"], params["precisions"], params["quartic"]):
+        z = [y - mu[k] for k in range(d)]
+        unary = [0.5 * a[k, k] * z[k] ** 2 + g * z[k] ** 4 for k in range(d)]
+        pairs = [(k, j, a[k, j] * z[k], z[j]) for k in range(d) for j in range(k + 1, d)]
+        yield w, unary, pairs
+
+
 def _mixture_on_tensor_grid(params, y, d):
     r""":math:`\tilde p_0` of Eq. (14) on the tensor grid :math:`y^{\otimes d}` -> array (N, ..., N), by broadcasting.
 
-    The exponent :math:`\tfrac12 z^T A z + \gamma \sum_k z_k^4` is a sum of one- and
-    two-coordinate terms, so it is assembled from outer sums (no list of N^d points).
+    The exponent of every term (both families, :func:`mixture_formula`) is a sum of one-
+    and two-coordinate terms, so it is assembled from outer sums (no list of N^d points).
     """
     out = np.zeros((y.size,) * d)
 
@@ -188,13 +236,12 @@ def _mixture_on_tensor_grid(params, y, d):
         shape[k] = -1
         return v.reshape(shape)
 
-    for w, mu, a, g in zip(params["weights"], params["centres"], params["precisions"], params["quartic"]):
-        z = [y - mu[k] for k in range(d)]
+    for w, unary, pairs in _components(params, y, d):
         expo = np.zeros((1,) * d)
         for k in range(d):
-            expo = expo + axis(0.5 * a[k, k] * z[k] ** 2 + g * z[k] ** 4, k)
-            for j in range(k + 1, d):
-                expo = expo + a[k, j] * axis(z[k], k) * axis(z[j], j)
+            expo = expo + axis(unary[k], k)
+        for k, j, u, v in pairs:
+            expo = expo + axis(u, k) * axis(v, j)
         out += w * np.exp(-expo)
     return out
 
@@ -264,14 +311,54 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
     return p, grad
 
 
+def paper_tt_reference(dens, x, t: float, panels: int = 64, nodes: int = 12, gradient: bool = False):
+    r"""Reference :math:`p_t` for the paper's Eq. (15) density: the OU kernel integrated core by core.
+
+    The paper's density is *defined* by its node values (a rank-2 TT with U(0, 1) cores
+    times the Gaussian, :mod:`ddpm_ot_lib.densities`): :math:`p_0` is their Chebyshev
+    interpolant, a product of one-dimensional interpolated cores :math:`\hat G_k(y_k)`
+    (zero outside the box). The kernel is a product too, so
+
+    .. math:: p_t(x) = \frac1Z\, \prod_k \int k_t(x_k, y)\, \hat G_k(y)\, dy
+
+    as matrices: d one-dimensional quadratures (``panels`` panels of ``nodes``
+    Gauss–Legendre nodes on the box), contracted. It shares the interpolation of the
+    node values with the solvers (that is the density), not the propagator, the
+    eigendecomposition or the grid in time. t = 0 is the interpolant itself.
+    Returns p (m,) or (p, grad (m, d)).
+    """
+    x = check.points(x, "x", d=dens.d)
+    t = check.time(t)
+    g = dens.grid
+    if t == 0.0:
+        return dens.gradient(x) if gradient else dens(x)
+    c, s2 = ou_coefficients(t)
+    y, w = gauss_legendre(g.a, g.b, panels, nodes)
+    interp = cheb.interpolation_matrix(y, g.a, g.b, g.n) * w[:, None]        # (Q, n)
+    T, dT = [], []
+    for k, G in enumerate(dens.tt):                 # the normalised TT: 1/Z is in it
+        r1, n, r2 = G.shape
+        vals = (interp @ G.transpose(1, 0, 2).reshape(n, r1 * r2))         # (Q, r1 r2)
+        dk = x[:, k, None] - c * y[None, :]
+        kern = np.exp(-0.5 * dk**2 / s2) / math.sqrt(2 * math.pi * s2)
+        T.append((kern @ vals).reshape(-1, r1, r2))
+        dT.append(((-dk / s2 * kern) @ vals).reshape(-1, r1, r2))
+    val, grad = cheb.tt_chain_gradient(T, dT if gradient else None)
+    return (val, grad) if gradient else val
+
+
 def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | None = None):
     r"""Independent :math:`p_t(x)` (and :math:`\nabla p_t`) for a :class:`~ddpm_ot_lib.densities.RandomDensity`.
 
     t = 0: the formula of :math:`p_0` (and its analytic gradient); t > 0: the closed form
-    (Eq. 15) or the quadrature of the OU kernel (Eq. 14) — see the module docstring.
+    (the book's Eq. 15), the core-by-core quadrature (the paper's Eq. 15,
+    :func:`paper_tt_reference`) or the quadrature of the OU kernel (Eq. 14, both
+    families) — see the module docstring.
     """
     x = check.points(x, "x", d=dens.d)
     t = check.time(t)
+    if dens.kind == "tt_gaussian" and getattr(dens, "family", "smooth") == "paper":
+        return paper_tt_reference(dens, x, t, gradient=gradient)
     if dens.kind == "tt_gaussian":
         return tt_gaussian_reference(dens.params, x, t, dens.norm_const, gradient=gradient)
     if dens.kind != "mixture":

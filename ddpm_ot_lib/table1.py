@@ -124,7 +124,7 @@ COLUMNS = ["d", "seed", "family", "kind", "K", "rank", "n_grid", "solver", "samp
            "t_check", "wall", "cpu", "status"]
 
 #: Families of random densities (:func:`ddpm_ot_lib.densities.random_density`).
-FAMILIES = ("paper", "smooth")
+FAMILIES = dens_mod.FAMILIES
 
 #: Where the densities run: joblib processes on this machine, or a dask.distributed cluster.
 BACKENDS = ("local", "dask")
@@ -165,9 +165,7 @@ def _family(value):
 
 def _random_density(d, seed, grid, family):
     """``densities.random_density(d, seed, family=family)`` on ``grid``."""
-    if family == "paper":   # the default family of densities.random_density
-        return dens_mod.random_density(d, seed, grid=grid)
-    return dens_mod.random_density(d, seed, grid=grid, family=family)
+    return dens_mod.random_density(d, seed, family=family, grid=grid)
 
 
 def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", family: str = "paper",

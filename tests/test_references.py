@@ -50,7 +50,7 @@ def test_reference_refuses_tiny_times():
 
 
 def test_mixture_reference_against_fokker_planck_ou_reference_2d():
-    dens = densities.random_density(2, 3, grid=ch.grid(-8, 8, 60, 2))
+    dens = densities.random_density(2, 3, family="smooth", grid=ch.grid(-8, 8, 60, 2))
     x = np.random.default_rng(0).normal(size=(60, 2))
     for t in (0.05, 0.1, 1.0, 5.0):
         p, grad = references.reference_density(dens, x, t, gradient=True)
@@ -80,7 +80,7 @@ def test_mixture_reference_against_gaussian_mixture_closed_form_3d():
 
 
 def test_tt_gaussian_reference_closed_form():
-    dens = densities.random_density(7, 2, grid=ch.grid(-8, 8, 30, 7))
+    dens = densities.random_density(7, 2, family="smooth", grid=ch.grid(-8, 8, 30, 7))
     x = np.random.default_rng(2).normal(size=(40, 7))
     # t = 0 is the formula; the gradient matches central differences at t > 0
     assert np.allclose(references.reference_density(dens, x, 0.0), dens(x), rtol=1e-13, atol=0)
@@ -92,7 +92,7 @@ def test_tt_gaussian_reference_closed_form():
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
     # and the exact TT solver on a grid fine enough for 1e-8 agrees with the closed form
     g = ch.grid(-8, 8, 60, 7)
-    fine = densities.random_density(7, 2, grid=g)
+    fine = densities.random_density(7, 2, family="smooth", grid=g)
     sol = fp.solve_exact(fine.tt, g, [0.0])
     y = sampling.tt_sample(fine.tt, g, 100, seed=1)
     for t in (0.2, 2.0):
@@ -101,10 +101,53 @@ def test_tt_gaussian_reference_closed_form():
 
 
 def test_mixture_formula_gradient():
-    dens = densities.random_density(3, 4, grid=ch.grid(-8, 8, 30, 3))
+    dens = densities.random_density(3, 4, family="smooth", grid=ch.grid(-8, 8, 30, 3))
     x = np.random.default_rng(3).normal(size=(30, 3))
     p, grad = references.mixture_formula(dens.params, x, gradient=True)
     assert np.allclose(p, dens.unnormalised(x), rtol=1e-13)
     h = 1e-6
     fd = np.stack([(dens.unnormalised(x + h * e) - dens.unnormalised(x - h * e)) / (2 * h) for e in np.eye(3)], 1)
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
+
+
+# ----------------------------------------------------------------------------- the paper's family
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_paper_mixture_formula_matches_the_density(d):
+    dens = densities.random_density(d, 3, grid=ch.grid(-8, 8, 30, d))
+    assert dens.family == "paper" and dens.kind == "mixture"
+    x = np.random.default_rng(4).normal(size=(40, d))
+    p, grad = references.mixture_formula(dens.params, x, gradient=True)
+    p_ref, g_ref = dens.gradient(x)
+    assert np.abs(p / dens.norm_const - p_ref).max() < 1e-13 * p_ref.max()
+    assert np.abs(grad / dens.norm_const - g_ref).max() < 1e-13 * np.abs(g_ref).max()
+
+
+def test_paper_mixture_reference_against_ou_reference_2d():
+    dens = densities.random_density(2, 3, grid=ch.grid(-8, 8, 80, 2))
+    x = np.random.default_rng(5).normal(size=(50, 2))
+    for t in (0.1, 1.0):
+        p = references.reference_density(dens, x, t)
+        r = references.ou_reference(dens, t, x=x)
+        assert np.abs(p - r).max() < 1e-10 * r.max()
+
+
+def test_paper_tt_reference_is_the_closed_form_for_a_smooth_tt():
+    """The core-by-core quadrature of an interpolated TT reproduces the closed form of Eq. (15)."""
+    g = ch.grid(-8, 8, 60, 7)
+    dens = densities.random_density(7, 2, family="smooth", grid=g)
+    y = sampling.tt_sample(dens.tt, g, 60, seed=2)
+    for t in (0.1, 2.0):
+        p, grad = references.paper_tt_reference(dens, y, t, gradient=True)
+        q, qgrad = references.tt_gaussian_reference(dens.params, y, t, dens.norm_const, gradient=True)
+        assert np.abs(p - q).max() < 1e-8 * q.max()
+        assert np.abs(grad - qgrad).max() < 1e-7 * np.abs(qgrad).max()
+
+
+def test_paper_tt_density_dispatches_to_the_core_quadrature():
+    g = ch.grid(-8, 8, 30, 7)
+    dens = densities.random_density(7, 2, grid=g)
+    x = sampling.tt_sample(dens.tt, g, 20, seed=3)
+    assert np.array_equal(references.reference_density(dens, x, 0.0), dens(x))
+    assert np.array_equal(references.reference_density(dens, x, 0.5),
+                          references.paper_tt_reference(dens, x, 0.5))
