@@ -174,26 +174,36 @@ def vp_velocity(x, t, score, schedule: VPSchedule) -> np.ndarray:
     return -0.5 * b * (x + g)
 
 
-def encode_vp(x, score, schedule: VPSchedule, s_end: float, rtol: float = 1e-10) -> np.ndarray:
+def encode_vp(x, score, schedule: VPSchedule, s_end: float, rtol: float = 1e-10,
+              t_eval=None) -> np.ndarray:
     r"""Integrate Eq. (6) in the schedule's own time t, from 0 to :math:`t(s_\mathrm{end})`.
 
     x : (n, d) data; score(x, s) : the score of Eq. (8)'s marginal; s_end > 0: where
     to stop, in the time of Eq. (8) (so that schedules can be compared at the same
-    noise level). DOP853 with ``rtol`` and ``atol = rtol / 100``. Returns (n, d).
+    noise level); t_eval : optional non-decreasing times of the schedule's clock in
+    [0, t(s_end)] to record. DOP853 with ``rtol`` and ``atol = rtol / 100``.
+    Returns (n, d), or (m, n, d) with ``t_eval``.
     """
     x = check.points(x, "x")
     s_end = check.positive(s_end, "s_end")
     rtol = check.positive(rtol, "rtol")
     t_end = float(schedule.t_of_s(s_end)) if isinstance(schedule, VPSchedule) else None
+    if t_eval is not None and t_end is not None:
+        t_eval = check.times(t_eval, "t_eval")
+        if t_eval[-1] > t_end:
+            raise ValueError(f"t_eval must lie in [0, t(s_end) = {t_end:.6g}], got maximum {t_eval[-1]:.6g}")
     shape = x.shape
 
     def rhs(t, y):
         return vp_velocity(y.reshape(shape), t, score, schedule).ravel()
 
     vp_velocity(x, 0.0, score, schedule)                  # check the arguments once
-    sol = solve_ivp(rhs, (0.0, t_end), x.ravel(), method="DOP853", rtol=rtol, atol=rtol * 1e-2)
+    sol = solve_ivp(rhs, (0.0, t_end), x.ravel(), method="DOP853", rtol=rtol, atol=rtol * 1e-2,
+                    t_eval=t_eval)
     if sol.status != 0:
         raise RuntimeError(f"Eq. (6) failed for the {schedule.name} schedule: {sol.message}")
+    if t_eval is not None:
+        return sol.y.T.reshape((len(t_eval),) + shape)
     return sol.y[:, -1].reshape(shape)
 
 

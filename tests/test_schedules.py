@@ -64,6 +64,17 @@ def test_encode_vp_is_independent_of_the_schedule(sch):
     np.testing.assert_allclose(out, gaussian.flow_map(X, 3.0, A, COV), atol=1e-8)
 
 
+def test_encode_vp_records_its_own_clock():
+    sch = schedules.linear()
+    t_eval = np.array([0.0, 0.2, 0.5])
+    paths = schedules.encode_vp(X, gauss_score, sch, s_end=2.0, t_eval=t_eval)
+    assert paths.shape == (3,) + X.shape
+    for k, t in enumerate(t_eval):
+        np.testing.assert_allclose(paths[k], gaussian.flow_map(X, float(sch.s(t)), A, COV), atol=1e-8)
+    with pytest.raises(ValueError, match=r"^t_eval must lie in \[0, t\(s_end\)"):
+        schedules.encode_vp(X, gauss_score, sch, s_end=0.1, t_eval=[0.0, 0.9])
+
+
 def test_vp_velocity_is_eq9_times_half_beta():
     sch = schedules.cosine()
     v6 = schedules.vp_velocity(X, 0.4, gauss_score, sch)
