@@ -2,7 +2,9 @@
 
 For d = 2 (N = 250, M = 250), d = 3 (N = 100, M = 100) and d = 7 (N = 50, M = 50), on
 [-8, 8]^d and t in [0, 5] with M uniform steps, starting from the random density of
-Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0, it times
+Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0 (--family: the book's smooth
+family by default, the one book/fokker_planck_tt.ipynb uses; "paper" for the laws of the
+paper's code), it times
 
 * the splitting solver (ddpm_ot_lib.fokker_planck.solve_splitting, the paper's scheme),
 * the exact OU propagator (solve_exact) at the same M + 1 times,
@@ -11,7 +13,7 @@ Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0, it times
 
 and reports each one's error against the exact propagator (relative Frobenius norm on the
 grid, the largest over the M time steps), and, for d = 2, the error of the exact
-propagator against the dense quadrature ground truth (fokker_planck.ou_reference).
+propagator against the dense quadrature ground truth (references.ou_reference).
 Times are medians over --repeats runs; the ratios are computed inside each run and
 their median reported. Single-threaded BLAS (OMP_NUM_THREADS=1) unless set otherwise.
 
@@ -38,7 +40,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import teneva  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ddpm_ot_lib import _io, references  # noqa: E402
 from ddpm_ot_lib import chebyshev as ch  # noqa: E402
 from ddpm_ot_lib import densities  # noqa: E402
 from ddpm_ot_lib import fokker_planck as fp  # noqa: E402
@@ -58,7 +60,7 @@ def run_splitting(dens, M):
 
 def run_exact(dens, M):
     times = np.linspace(0.0, T_FINAL, M + 1)
-    fp._ou_eigen.cache_clear()  # count the eigendecomposition in every run
+    fp.clear_caches()  # count the eigendecomposition in every run
     t0 = time.perf_counter()
     sol = fp.solve_exact(dens.tt, dens.grid, times)
     return time.perf_counter() - t0, sol
@@ -93,15 +95,15 @@ def ground_truth_error(exact, dens, times):
     out = []
     for t in times:
         k = int(np.argmin(np.abs(exact.times - t)))
-        ref = fp.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
+        ref = references.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
         out.append(float(np.linalg.norm(ch.tt_full(exact.tensors[k]) - ref) / np.linalg.norm(ref)))
     return out
 
 
-def bench(d, repeats, with_fpcross=True):
+def bench(d, repeats, with_fpcross=True, family="smooth"):
     N, M = densities.PAPER_SETTINGS[d]
-    dens = densities.random_density(d, SEED)
-    rows = {"d": d, "N": N, "M": M, "tol": TOL, "density": {"kind": dens.kind, "seed": SEED,
+    dens = densities.random_density(d, SEED, family=family)
+    rows = {"d": d, "N": N, "M": M, "tol": TOL, "density": {"family": family, "kind": dens.kind, "seed": SEED,
             "ranks": dens.ranks, "error": dens.error}}
     t_split, t_exact, t_fpc, r_exact, r_split = [], [], [], [], []
     for rep in range(repeats):
@@ -141,11 +143,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 3, 7])
     ap.add_argument("--no-fpcross", action="store_true")
+    ap.add_argument("--family", choices=list(densities.FAMILIES), default="smooth",
+                    help="family of the random densities (default: smooth, the one the chapter uses)")
     ap.add_argument("--out", default=os.path.join("book", "data", "fokker_planck_benchmark.json"))
     args = ap.parse_args(argv)
+    load_start = list(os.getloadavg())
+    print(f"load average at the start: {load_start}", flush=True)
     results = []
     for d in args.dims:
-        results.append(bench(d, args.repeats, not args.no_fpcross))
+        results.append(bench(d, args.repeats, not args.no_fpcross, args.family))
     print()
     print(f"{'d':>2} {'N':>4} {'M':>4} | {'splitting s':>11} {'err':>8} | {'exact s':>8} | "
           f"{'fpcross s':>9} {'err':>8} | {'fpc/exact':>9} {'split/fpc':>9}")
@@ -165,13 +171,11 @@ def main(argv=None):
                "machine": {"python": platform.python_version(), "platform": platform.platform(),
                            "processor": platform.processor() or platform.machine(),
                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__},
+                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__,
+                           "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
                "results": results}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(tmp, args.out)
+    _io.atomic_write(args.out, json.dumps(payload, indent=1, default=_io.json_default))
+    print(f"load average at the end: {payload['machine']['load_average_end']}")
     print(f"\nwrote {args.out}")
 
 
