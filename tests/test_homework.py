@@ -191,19 +191,19 @@ def test_student_files_hold_no_hidden_test_or_expected_value(built):
     assert "hidden=True" in tests and repr(floats[0]) in tests
 
 
-def test_missing_label_is_an_error_naming_chapter_and_label(fixture_book, tmp_path):
+@pytest.mark.parametrize(
+    "old, new, pattern",
+    [
+        ("fx-ex-3:", "fx-ex-9:", r"exercise label\(s\) \['fx-ex-9'\] not in the chapter"),
+        ("name: centre_norm", "name: centre", r"answer name\(s\) \['centre'\] are assigned by the chapter's own code"),
+    ],
+    ids=["missing label", "answer name taken"],
+)
+def test_spec_that_does_not_fit_the_chapter_is_an_error_naming_it(fixture_book, tmp_path, old, new, pattern):
     path = tmp_path / f"{CHAPTER}.yml"
-    path.write_text(SPEC.replace("fx-ex-3:", "fx-ex-9:"))
+    path.write_text(SPEC.replace(old, new))
     spec = hw.load_spec(path, book=fixture_book / "book")
-    with pytest.raises(ValueError, match=r"^\S*fixture_chapter\.yml \(book/fixture_chapter\.ipynb\): exercise label\(s\) \['fx-ex-9'\] not in the chapter"):
-        hw.assignment_cells(spec, None)
-
-
-def test_answer_name_used_by_the_chapter_is_an_error(fixture_book, tmp_path):
-    path = tmp_path / f"{CHAPTER}.yml"
-    path.write_text(SPEC.replace("name: centre_norm", "name: centre"))
-    spec = hw.load_spec(path, book=fixture_book / "book")
-    with pytest.raises(ValueError, match=r"^\S*fixture_chapter\.yml \(book/fixture_chapter\.ipynb\): answer name\(s\) \['centre'\] are assigned"):
+    with pytest.raises(ValueError, match=r"^\S*fixture_chapter\.yml \(book/fixture_chapter\.ipynb\): " + pattern):
         hw.assignment_cells(spec, None)
 
 
