@@ -192,8 +192,11 @@ def solution_code(nb: dict, label: str, where: str) -> str:
     for k, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
             continue
-        for name, arg, i, close, lines in _fences(build_student._cell_source(cell)):
+        fences = list(_fences(build_student._cell_source(cell)))
+        for n, (name, arg, i, close, lines) in enumerate(fences):
             if name == "solution-start" and arg == label:
+                if any(f[0] == "solution-end" for f in fences[n + 1 :]):
+                    return ""  # closed in the same cell: no code
                 code = []
                 for later in cells[k + 1 :]:
                     if later["cell_type"] == "code":
@@ -542,7 +545,7 @@ def _grade_one(autograder: Path, submission: Path, result: Path) -> None:
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     errors.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
-    result.write_text(json.dumps({"rows": rows, "errors": errors, "catastrophic": str(res._catastrophic_error or "")}))
+    result.write_text(json.dumps({"rows": rows, "errors": errors, "catastrophic": res.summary() if res.has_catastrophic_failure() else ""}))
 
 
 def _check_submission(path: Path, chapter: str) -> str | None:

@@ -170,19 +170,30 @@ def test_unusable_files_score_zero_with_a_reason(graded, name, reason):
     assert all(r["message"].startswith(reason) for r in rows.values())
 
 
+def _floats(expected: dict) -> list[float]:
+    return [v for ex in expected.values() for a in ex.values() if a["kind"] == "float"
+            for v in (a["value"] if isinstance(a["value"], list) else [a["value"]])]
+
+
+def _leaks(student: Path, expected: dict) -> dict[str, list[str]]:
+    """{file under `student`: the hidden-test markers and expected values it holds}."""
+    needles = {repr(v) for v in _floats(expected) if len(repr(v)) > 5} | {"hidden=True", "_value("}
+    found = {}
+    for path in (p for p in student.rglob("*") if p.is_file()):
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        hits = sorted(n for n in needles if n in text)
+        if hits:
+            found[path.relative_to(student).as_posix()] = hits
+    return found
+
+
 def test_student_files_hold_no_hidden_test_or_expected_value(built):
     expected = json.loads((built / CHAPTER / "expected.json").read_text())
-    floats = [v for ex in expected.values() for a in ex.values() if a["kind"] == "float"
-              for v in (a["value"] if isinstance(a["value"], list) else [a["value"]])]
-    needles = {repr(v) for v in floats if len(repr(v)) > 5} | {"hidden=True", "_value("}
+    floats = _floats(expected)
     assert any(len(repr(v)) > 5 for v in floats)  # something to look for
     student = built / CHAPTER / "student"
-    files = [p for p in student.rglob("*") if p.is_file()]
-    assert files
-    for path in files:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        found = sorted(n for n in needles if n in text)
-        assert not found, f"{path.relative_to(built)} holds {found}"
+    assert any(p.is_file() for p in student.rglob("*"))
+    assert _leaks(student, expected) == {}
     # ... while the autograder (kept by the teacher) has them.
     import zipfile
 
@@ -245,5 +256,7 @@ def test_book_chapter_solutions_score_full_marks(tmp_path):
     subs.mkdir()
     nbformat.write(hw.filled(spec, student), subs / "solutions.ipynb")
     rows = hw.grade(spec.chapter, subs, subs / "grades.csv", homework=out)
+    expected = json.loads((out / spec.chapter / "expected.json").read_text())
+    assert _leaks(out / spec.chapter / "student", expected) == {}
     assert len(rows) == len(spec.exercises)
     assert all(float(r["points"]) == float(r["max_points"]) > 0 for r in rows), rows
