@@ -613,6 +613,8 @@ def grade(chapter: str, folder: Path, out_csv: Path, jobs: int = 1, timeout: int
             else:
                 msg = r["message"] + (note if r["message"] else "")
                 rows.append({"file": path.name, "exercise": q, "points": r["points"], "max_points": r["max_points"], "message": msg})
+        got = sum(float(r["points"]) for r in rows)
+        print(f"homework grade: {path.name}: {got:g} of {sum(points.values()):g} points", file=sys.stderr, flush=True)
         return rows
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -650,9 +652,19 @@ def main(argv=None) -> int:
         if args.command == "_grade-one":
             _grade_one(args.autograder, args.submission, args.result)
         elif args.command == "build":
-            t0 = time.perf_counter()
-            total = sum(build(load_spec(p))["exercises"] for p in spec_paths(args.chapters))
+            # Every chapter is tried; one whose specification no longer fits fails the
+            # command at the end, naming it, and leaves the others built.
+            t0, total, failed = time.perf_counter(), 0, []
+            for path in spec_paths(args.chapters):
+                try:
+                    total += build(load_spec(path))["exercises"]
+                except ValueError as err:
+                    print(f"homework: {err}", file=sys.stderr, flush=True)
+                    failed.append(path.stem)
             print(f"homework: {total} autograded exercises in {OUT.relative_to(ROOT)}/ ({time.perf_counter() - t0:.0f} s)")
+            if failed:
+                print(f"homework: failed for {', '.join(failed)}", file=sys.stderr)
+                return 1
         else:
             out = args.output or args.folder / "grades.csv"
             t0 = time.perf_counter()
