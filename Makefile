@@ -15,7 +15,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: book test env clean student pdf
+.PHONY: book test env clean student pdf homework
 
 env: $(VENV)/.installed book/_vendor/.installed
 
@@ -49,6 +49,11 @@ student: env
 pdf: env
 	bash scripts/install_chromium.sh
 	$(BIN)/python scripts/build_pdf.py
+
+# Autograded homework from the chapters' exercises (otter-grader, offline, no containers):
+# _build/homework/<chapter>/{student,autograder}; grade with scripts/homework.py grade.
+homework: env
+	$(BIN)/python scripts/homework.py build
 
 clean:
 	rm -rf _build book/_vendor

@@ -6,9 +6,13 @@ Unmarked (stage 1 of scripts/run_tests.sh, no build needed): how
 scripts/build_student.py finds solutions. Every form that sphinx-exercise renders as
 a solution (```{solution}, :::{solution}, nested in another directive, gated
 {solution-start} ... {solution-end} spanning cells, cells tagged "solution") is
-removed, and code blocks that merely show solution syntax are not.
+removed, and code blocks that merely show solution syntax are not. On a fixture book
+of its own (so independent of the chapters' state), gated solutions' code, outputs
+and prose are absent from the stripped copy and its .md conversion.
 
 Marked `editions` (stage 4, after scripts/build_student.py and scripts/build_pdf.py):
+  - the fixture book's student edition, built, holds no marker of its gated
+    solutions in any file (pages, search index, .ipynb and .md downloads);
   - the student edition's HTML holds no element of class `solution` and none of the
     solutions' text, nor do its downloadable .ipynb and .md files; the default
     edition holds one solution element per solution and the text of every solution;
@@ -155,6 +159,136 @@ def test_book_sources_strip_completely():
         else:
             text, _ = build_student.split_markdown(path.read_text(), path.name)
             assert build_student.split_markdown(text, path.name)[1] == []
+
+
+# --------------------------------------- gated solutions, end to end on a fixture book
+#
+# A two-page book of its own (the book's _config.yml, extensions and assets; a fixture
+# chapter), so these checks do not depend on the state of the real chapters. Its
+# gated solutions hold code, stream/display/result outputs and prose, each carrying a
+# marker word; none of the markers may reach the student edition's copy of the
+# sources, its .md download (md_downloads converts the copy) or, once built, any file
+# of its HTML output (pages, search index, _sources downloads).
+
+GATED_MARKERS = ("zqgatedcode", "zqgatedstream", "zqgatedresult", "zqgatedhtml", "zqgatedprose", "zqsecondcode")
+KEPT_MARKERS = ("zqvisiblecode", "zqexerciseprompt", "zqafterend")
+
+
+def _fixture_notebook() -> dict:
+    def md(source):
+        return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+    def code(source, outputs=(), tags=None):
+        return {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {"tags": tags} if tags else {},
+            "outputs": list(outputs),
+            "source": source,
+        }
+
+    stream = {"output_type": "stream", "name": "stdout", "text": "zqgatedstream 42\n"}
+    result = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": "'zqgatedresult'"}}
+    display = {"output_type": "display_data", "metadata": {}, "data": {"text/html": "<b>zqgatedhtml</b>", "text/plain": "zqgatedhtml"}}
+    cells = [
+        md("# Fixture chapter\n\nSome text."),
+        code("zqvisiblecode = 1\nprint(zqvisiblecode)", [{"output_type": "stream", "name": "stdout", "text": "1\n"}]),
+        md(
+            "## Exercises\n\n```{exercise} First\n:label: fx-ex-1\n\nzqexerciseprompt: compute it.\n```\n\n"
+            "```{solution-start} fx-ex-1\n:class: dropdown\n```\n\nzqgatedprose before the code."
+        ),
+        code("zqgatedcode = 6 * 7\nprint('zqgatedstream', zqgatedcode)", [stream]),
+        md("More zqgatedprose between code cells."),
+        code("'zqgatedresult'", [result], tags=["hide-input"]),
+        code("from IPython.display import HTML\nHTML('<b>zqgatedhtml</b>')", [display]),
+        md("```{solution-end}\n```\n\nzqafterend text stays.\n\n```{exercise} Second\n:label: fx-ex-2\n\nAgain.\n```"),
+        md("```{solution-start} fx-ex-2\n:class: dropdown\n```"),
+        code("zqsecondcode = 2"),
+        md("```{solution-end}\n```"),
+    ]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i}"
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture
+def fixture_book(tmp_path) -> Path:
+    root = tmp_path / "fixture"
+    (root / "book").mkdir(parents=True)
+    shutil.copy2(ROOT / "_config.yml", root / "_config.yml")
+    shutil.copy2(ROOT / "book" / "references.bib", root / "book" / "references.bib")
+    shutil.copytree(ROOT / "book" / "_ext", root / "book" / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    if (ROOT / "book" / "_vendor").exists():
+        (root / "book" / "_vendor").symlink_to(ROOT / "book" / "_vendor", target_is_directory=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/chapter\n")
+    (root / "book" / "intro.md").write_text("# Fixture book\n\nThe chapter is next.\n")
+    build_student.write_notebook(_fixture_notebook(), root / "book" / "chapter.ipynb")
+    return root
+
+
+def _files_with(folder: Path, words) -> dict[str, list[str]]:
+    """{file relative to folder: the words of `words` it contains}, symbolic links not followed."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace").lower()
+            hits = [w for w in words if w in text]
+            if hits:
+                found[path.relative_to(folder).as_posix()] = hits
+    return found
+
+
+def test_fixture_copy_keeps_gated_solutions_without_strip(fixture_book, tmp_path):
+    """The markers are there to be found: an unstripped copy holds every one."""
+    build_student.prepare_sources(tmp_path / "src", strip=False, root=fixture_book)
+    found = _files_with(tmp_path / "src", GATED_MARKERS)
+    assert set().union(*found.values()) == set(GATED_MARKERS)
+
+
+def test_student_copy_and_md_download_have_no_gated_solution(fixture_book, tmp_path):
+    import jupytext
+
+    src = tmp_path / "src"
+    removed = build_student.prepare_sources(src, strip=True, root=fixture_book)
+    assert removed == 2
+    assert _files_with(src, GATED_MARKERS) == {}
+    kept = _files_with(src, KEPT_MARKERS)
+    assert set().union(*kept.values()) == set(KEPT_MARKERS), kept
+    nb = build_student.read_notebook(src / "book" / "chapter.ipynb")
+    assert [c["cell_type"] for c in nb["cells"]] == ["markdown", "code", "markdown", "markdown"]
+    md = jupytext.writes(jupytext.read(src / "book" / "chapter.ipynb"), fmt="md:myst").lower()
+    assert not [w for w in GATED_MARKERS if w in md]
+    assert "{solution" not in md and "zqexerciseprompt" in md
+
+
+@editions
+def test_student_build_of_fixture_has_no_gated_solution(fixture_book, tmp_path):
+    """The student edition of the fixture book, built as scripts/build_student.py
+    builds the book's: no file of its output (pages, search index, downloads) holds
+    a gated solution's code, outputs or prose."""
+    src = tmp_path / "src"
+    build_student.prepare_sources(src, strip=True, title_suffix=" (student edition)", root=fixture_book)
+    out = build_student.jupyter_book(src, tmp_path / "work", "html", strict=True)
+    assert (out / "searchindex.js").is_file()
+    assert (out / "_sources" / "book" / "chapter.ipynb").is_file()
+    assert (out / "_sources" / "book" / "chapter.md").is_file()
+    assert _files_with(out, GATED_MARKERS) == {}
+    page = (out / "book" / "chapter.html").read_text()
+    assert "zqexerciseprompt" in page and "zqafterend" in page and "zqvisiblecode" in page
+    assert _class_count(page, "solution") == 0
+    assert _class_count(page, "exercise") >= 2
 
 
 # ------------------------------------------------------------------- fingerprints
