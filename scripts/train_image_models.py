@@ -23,16 +23,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ddpm_ot_lib import datasets, diffusion
 
-from ddpm_ot_lib import diffusion, images  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ARCH = dict(hidden=256, depth=3, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
 OPTIM = dict(batch_size=128, lr=1e-3, ema=0.999)
@@ -49,8 +47,8 @@ JSON_NAME = "ddpm_image_models.json"
 def training_data(spec: dict) -> torch.Tensor:
     """The training split a model of MODELS is trained on, (n, d) float32 in [-1, 1]."""
     if spec["data"] == "digits":
-        return images.digits("train", groups=spec["groups"])[0]
-    return images.colour_patches(spec["image"], "train")
+        return datasets.digits("train", groups=spec["groups"])[0]
+    return datasets.colour_patches(spec["image"], "train")
 
 
 def train_one(name: str, out: Path, steps: int | None = None, progress: bool = True) -> dict:

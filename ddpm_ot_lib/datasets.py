@@ -1,4 +1,7 @@
-r"""Image data that ships inside installed packages, and image-level measurements (§3.5).
+r"""Data laws with their data: bundled image data and image-level measurements (§3.5).
+
+Section "images" (this one). Other sections of this module hold other data
+(the 2-D test mixtures). Images:
 
 Nothing here downloads anything:
 
@@ -27,6 +30,8 @@ import numpy as np
 import torch
 
 from . import transport
+
+# --- images
 
 __all__ = ["DIGITS_SHAPE", "PATCH_SHAPE", "digits", "sample_image", "colour_patches", "to_pixels",
            "pair_correlation", "rotation", "ot_check"]

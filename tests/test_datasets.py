@@ -1,9 +1,9 @@
-"""Tests of ddpm_ot_lib.images: bundled data, splits, measurements, bad input."""
+"""Tests of ddpm_ot_lib.datasets (section images): bundled data, splits, measurements, bad input."""
 import numpy as np
 import pytest
 import torch
 
-from ddpm_ot_lib import images as I
+from ddpm_ot_lib import datasets as I
 
 
 def test_digits_split_and_groups():
