@@ -49,13 +49,13 @@ MODELS = {
     "china": dict(data="patches", image="china", steps=5000, seed=4),
     "flower": dict(data="patches", image="flower", steps=5000, seed=5),
     "digits_seed": dict(data="digits", groups=None, steps=4000, seed=6),
-    "digits_conv": dict(data="digits", groups=None, steps=3000, seed=7, kind="conv"),
+    "digits_conv": dict(data="digits", groups=None, steps=2500, seed=7, kind="conv"),
     "digits_cond": dict(data="digits", groups=None, steps=4000, seed=8, kind="cond"),
     "digits04to59": dict(data="digits", groups=[5, 6, 7, 8, 9], steps=1500, seed=9, kind="finetune",
                          base="digits04", lr=3e-4),
     "cvae_digits": dict(data="digits", groups=None, steps=4000, seed=10, kind="cvae"),
 }
-CONV = dict(shape=(8, 8, 1), channels=32, depth=2, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
+CONV = dict(shape=(8, 8, 1), channels=16, depth=2, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
 CVAE = dict(latent=16, classes=10, hidden=256, sigma=0.2)
 JSON_NAME = "ddpm_image_models.json"
 

@@ -204,7 +204,23 @@ def test_training_script_retrains_one_model(tmp_path):
     assert torch.isfinite(x).all() and x.abs().max() < 3
 
 
-@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower"])
+def test_training_script_trains_every_kind(tmp_path):
+    names = ["digits04", "digits04to59", "digits_cond", "digits_conv", "cvae_digits"]
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_image_models.py"), "--only", *names,
+                          "--steps", "30", "--out", str(tmp_path), "--no-progress"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    table = json.loads((tmp_path / "ddpm_image_models.json").read_text())
+    assert [table[n]["class_name"] for n in names] == ["EpsMLP", "EpsMLP", "EpsMLP", "EpsConv", "CVAE"]
+    assert table["digits04to59"]["base"] == "digits04" and table["digits04to59"]["groups"] == [5, 6, 7, 8, 9]
+    for n in names:
+        m = D.load_model(tmp_path / (f"{n}.pt" if n.startswith("cvae") else f"ddpm_{n}.pt"))
+        assert D.state_checksum(m) == table[n]["checksum"]
+    assert D.load_model(tmp_path / "ddpm_digits_cond.pt").config["classes"] == 10
+
+
+@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower", "digits_seed",
+                                  "digits_conv", "digits_cond", "digits04to59", "cvae_digits"])
 def test_committed_weights_load_and_match_metadata(name):
     table = json.loads((DATA / "ddpm_image_models.json").read_text())
     path = DATA / (f"{name}.pt" if name.startswith("cvae") else f"ddpm_{name}.pt")
