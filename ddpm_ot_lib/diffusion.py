@@ -23,6 +23,12 @@ which is Euler's method for the probability-flow ODE (Eq. 9) in the variables
 Run from noise to data it is the decoder; run from data to noise it is the DDIM
 inversion, i.e. the encoder :math:`E` whose optimality the book studies.
 
+Models: :class:`EpsMLP` (a residual MLP, optionally class-conditional, with
+:class:`Conditioned` fixing its label so that the samplers take it unchanged) and
+:class:`EpsConv` (a small convolutional network). The module is longer than the
+book's ~500-line guide because the samplers, the networks and their one file
+format belong together: every sampler is checked against every network here.
+
 Conventions
 -----------
 * Timesteps are integers ``0 .. T-1`` (index into ``schedule.alpha_bar``); the
@@ -51,7 +57,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Schedule", "linear_schedule", "q_sample", "gaussian_eps", "EpsMLP", "train",
+    "Schedule", "linear_schedule", "q_sample", "gaussian_eps", "EpsMLP", "EpsConv", "Conditioned", "train",
     "ddim_timesteps", "ddim_step", "ddim_sample", "ddim_invert", "ddpm_sample",
     "CountingEps", "save_model", "load_model", "state_checksum", "timed",
 ]
@@ -211,21 +217,30 @@ class EpsMLP(nn.Module):
     hidden, depth, emb : width, number of residual blocks, time-embedding size
     T, beta_start, beta_end : the linear schedule (:func:`linear_schedule`)
     seed : int  the initial weights are a function of the seed only
+    classes : int  0 (default) for an unconditional model; C >= 2 adds a learned
+        label embedding (C vectors of size ``hidden``) to the time embedding, a
+        class-conditional model :math:`\varepsilon_\theta(x, t, y)` (§3.5's ImageNet model)
 
-    ``model(x, t)``: x (n, d) float32, t integer (n,) or scalar -> ε (n, d).
+    ``model(x, t)``: x (n, d) float32, t integer (n,) or scalar -> ε (n, d);
+    a conditional model is called ``model(x, t, y)`` with labels y (n,) or scalar,
+    and :class:`Conditioned` fixes y to give an ordinary ε(x, t) model.
     ``model.config`` is a plain dict that rebuilds the model (:func:`load_model`).
     """
 
     def __init__(self, dim: int, hidden: int = 256, depth: int = 3, emb: int = 64,
-                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0):
+                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0,
+                 classes: int = 0):
         super().__init__()
         for name, v in (("dim", dim), ("hidden", hidden), ("depth", depth), ("emb", emb)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if emb % 2:
             raise ValueError(f"emb must be even, got {emb}")
+        classes = _check_classes(classes)
         self.config = dict(dim=int(dim), hidden=int(hidden), depth=int(depth), emb=int(emb),
                            T=int(T), beta_start=float(beta_start), beta_end=float(beta_end), seed=int(seed))
+        if classes:
+            self.config["classes"] = classes
         self.schedule = linear_schedule(T, beta_start, beta_end)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -234,15 +249,97 @@ class EpsMLP(nn.Module):
             self.blocks = nn.ModuleList(_Block(hidden) for _ in range(depth))
             self.norm = nn.LayerNorm(hidden)
             self.out = nn.Linear(hidden, dim)
+            self.label = nn.Embedding(classes, hidden) if classes else None
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def net(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def net(self, x: torch.Tensor, t: torch.Tensor, y=None) -> torch.Tensor:
         e = self.temb(_timestep_embedding(t, self.config["emb"], self.config["T"]))
+        e = e + _label_embedding(self, y, x.shape[0])
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, e)
         return self.out(self.norm(h))
+
+    def forward(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
+        t = _as_timesteps(t, x.shape[0])
+        a = self.schedule.alpha_bar[t].to(x.dtype)[:, None]
+        return (1.0 - a).sqrt() * x + a.sqrt() * self.net(x, t, y)
+
+
+def _check_classes(classes) -> int:
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes == 1 or classes < 0:
+        raise ValueError(f"classes must be 0 (unconditional) or an integer >= 2, got {classes!r}")
+    return int(classes)
+
+
+def _label_embedding(model, y, n: int):
+    """The label term added to the time embedding: 0 for an unconditional model."""
+    if model.label is None:
+        if y is not None:
+            raise ValueError("y must be None for an unconditional model (classes = 0)")
+        return 0.0
+    if y is None:
+        raise ValueError(f"y (labels in 0 .. {model.label.num_embeddings - 1}) is needed by a conditional model")
+    y = _as_timesteps(y, n)
+    if y.shape != (n,) or y.min() < 0 or y.max() >= model.label.num_embeddings:
+        raise ValueError(f"y must hold n = {n} labels in 0 .. {model.label.num_embeddings - 1}, "
+                         f"got shape {tuple(y.shape)} and range {int(y.min())} .. {int(y.max())}")
+    return model.label(y)
+
+
+class EpsConv(nn.Module):
+    r"""A small convolutional noise predictor for images of shape (h, w, c), flattened.
+
+    A 3×3 input convolution to ``channels`` feature maps, ``depth`` residual blocks
+    (GroupNorm, SiLU, two 3×3 convolutions, the time embedding added per channel)
+    and a zero-initialised 3×3 output convolution, wrapped in the same output
+    :math:`arepsilon_	heta = \sqrt{1-arlpha_t}\,x + \sqrt{arlpha_t}\,\mathrm{net}`
+    as :class:`EpsMLP`. It sees the image as a grid (3×3 filters shared across
+    positions; GroupNorm's statistics are per image) where the MLP sees a vector: a different architecture trained on the
+    same data, for the comparison of Zhang et al. (2024). Same calling convention
+    (x (n, h*w*c) rows, channels last) and ``config`` as :class:`EpsMLP`.
+    """
+
+    def __init__(self, shape=(8, 8, 1), channels: int = 32, depth: int = 2, emb: int = 64,
+                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0,
+                 dim: int | None = None):
+        super().__init__()
+        shape = tuple(shape)
+        if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
+                                  for v in shape):
+            raise ValueError(f"shape must be three integers (h, w, c) >= 1, got {shape!r}")
+        if dim is not None and dim != int(np.prod(shape)):
+            raise ValueError(f"dim must be h*w*c = {int(np.prod(shape))} (or None), got {dim!r}")
+        for name, v in (("channels", channels), ("depth", depth), ("emb", emb)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if emb % 2 or channels % 8:
+            raise ValueError(f"emb must be even and channels a multiple of 8, got emb={emb}, channels={channels}")
+        h, w, c = (int(v) for v in shape)
+        self.config = dict(shape=[h, w, c], dim=h * w * c, channels=int(channels), depth=int(depth),
+                           emb=int(emb), T=int(T), beta_start=float(beta_start), beta_end=float(beta_end),
+                           seed=int(seed))
+        self.schedule = linear_schedule(T, beta_start, beta_end)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.inp = nn.Conv2d(c, channels, 3, padding=1)
+            self.temb = nn.Sequential(nn.Linear(emb, channels), nn.SiLU(), nn.Linear(channels, channels))
+            self.norms = nn.ModuleList(nn.GroupNorm(8, channels) for _ in range(2 * depth))
+            self.convs = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(2 * depth))
+            self.out = nn.Conv2d(channels, c, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def net(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h, w, c = self.config["shape"]
+        e = self.temb(_timestep_embedding(t, self.config["emb"], self.config["T"]))[:, :, None, None]
+        u = self.inp(x.reshape(-1, h, w, c).permute(0, 3, 1, 2))
+        silu = torch.nn.functional.silu
+        for k in range(0, len(self.convs), 2):
+            r = self.convs[k](silu(self.norms[k](u + e)))
+            u = u + self.convs[k + 1](silu(self.norms[k + 1](r)))
+        return self.out(silu(u)).permute(0, 2, 3, 1).reshape(x.shape[0], -1)
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
         t = _as_timesteps(t, x.shape[0])
@@ -250,9 +347,37 @@ class EpsMLP(nn.Module):
         return (1.0 - a).sqrt() * x + a.sqrt() * self.net(x, t)
 
 
+class Conditioned:
+    r"""A class-conditional model with its label fixed: an ordinary ε(x, t) model.
+
+    ``Conditioned(model, y)(x, t) == model(x, t, y)``; ``y`` is one label (int) or
+    one label per row (n,). It forwards ``.schedule``, so :func:`ddim_sample` and
+    :func:`ddim_invert` decode and encode under a label without any change: the
+    same latents decoded under each label are §3.5's Fig. 5 experiment.
+    """
+
+    def __init__(self, model, y):
+        self.model = _check_model(model)
+        label = getattr(model, "label", None)
+        if label is None:
+            raise ValueError("model must be class-conditional (an EpsMLP with classes >= 2)")
+        y = torch.as_tensor(y, dtype=torch.long)
+        if y.ndim > 1 or y.numel() == 0 or y.min() < 0 or y.max() >= label.num_embeddings:
+            raise ValueError(f"y must be a label or a vector of labels in 0 .. {label.num_embeddings - 1}, "
+                             f"got {y.tolist()!r}")
+        self.y = y
+        self.schedule = model.schedule
+
+    def __call__(self, x, t):
+        if self.y.ndim == 1 and self.y.shape[0] != x.shape[0]:
+            raise ValueError(f"x must have one row per label ({self.y.shape[0]}), got {x.shape[0]} rows")
+        return self.model(x, t, self.y)
+
+
 # --------------------------------------------------------------------------- training
 def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, lr: float = 1e-3,
-          ema: float = 0.999, seed: int = 0, progress: bool = False, desc: str | None = None) -> np.ndarray:
+          ema: float = 0.999, seed: int = 0, progress: bool = False, desc: str | None = None,
+          labels=None) -> np.ndarray:
     r"""Train ``model`` by ε-prediction (Ho et al.'s :math:`L_\mathrm{simple}`) on ``data``.
 
     Each step draws a batch :math:`x_0` from ``data`` (with replacement), timesteps
@@ -271,6 +396,11 @@ def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, 
     seed : every random draw comes from a generator seeded here, so with one
         torch thread the result is bit-for-bit reproducible on a given machine
     progress : show a tqdm progress bar (``desc`` labels it)
+    labels : int array (n,) of the images' classes, for a class-conditional model
+        (and only then); the batch's labels are those of its images, so the random
+        draws are the same as without labels
+
+    Fine-tuning is calling ``train`` again on a trained model (new data, new seed).
 
     Returns
     -------
@@ -286,6 +416,13 @@ def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, 
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     if not 0 <= ema < 1:
         raise ValueError(f"ema must be in [0, 1), got {ema!r}")
+    conditional = getattr(model, "label", None) is not None
+    if conditional != (labels is not None):
+        raise ValueError("labels must be given exactly when the model is class-conditional")
+    if labels is not None:
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        if labels.shape != (data.shape[0],):
+            raise ValueError(f"labels must have shape ({data.shape[0]},) like data's rows, got {tuple(labels.shape)}")
     from tqdm.auto import tqdm
 
     schedule = model.schedule
@@ -302,7 +439,8 @@ def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, 
         t = torch.randint(schedule.T, (batch_size,), generator=gen)
         noise = torch.randn((batch_size, data.shape[1]), generator=gen, dtype=data.dtype)
         x0 = data[idx]
-        loss = ((model(q_sample(x0, t, noise, schedule), t) - noise) ** 2).mean()
+        args = () if labels is None else (labels[idx],)
+        loss = ((model(q_sample(x0, t, noise, schedule), t, *args) - noise) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -479,14 +617,23 @@ def state_checksum(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def save_model(model: EpsMLP, path, metadata: dict | None = None) -> None:
-    """Write ``model`` (config + float16 weights + ``metadata``) to ``path`` atomically.
+def _model_classes() -> dict:
+    """The classes :func:`save_model` writes and :func:`load_model` rebuilds, by name."""
+    from .cvae import CVAE
 
+    return {"EpsMLP": EpsMLP, "EpsConv": EpsConv, "CVAE": CVAE}
+
+
+def save_model(model: nn.Module, path, metadata: dict | None = None) -> None:
+    """Write ``model`` (class name, config, float16 weights, ``metadata``) to ``path`` atomically.
+
+    ``model`` is an :class:`EpsMLP`, :class:`EpsConv` or :class:`ddpm_ot_lib.cvae.CVAE`.
     The file is written to ``path + '.tmp'`` in the same folder and moved into place
     with ``os.replace``, so a reader never sees a half-written file.
     """
-    if not isinstance(model, EpsMLP):
-        raise TypeError(f"model must be an EpsMLP, got {type(model).__name__}")
+    classes = _model_classes()
+    if type(model).__name__ not in classes or not isinstance(model, classes[type(model).__name__]):
+        raise TypeError(f"model must be one of {sorted(classes)}, got {type(model).__name__}")
     path = os.fspath(path)
     payload = {
         "config": dict(model.config),
@@ -494,6 +641,8 @@ def save_model(model: EpsMLP, path, metadata: dict | None = None) -> None:
         # plain JSON types only, so that torch.load(weights_only=True) accepts the file
         "metadata": json.loads(json.dumps(dict(metadata or {}), default=str)),
     }
+    if not isinstance(model, EpsMLP):  # files of EpsMLP models stay as they were
+        payload["class"] = type(model).__name__
     tmp = path + ".tmp"
     torch.save(payload, tmp)
     os.replace(tmp, path)
@@ -505,7 +654,7 @@ def load_model(path, return_metadata: bool = False):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path}; run `python scripts/train_image_models.py` to create it")
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    model = EpsMLP(**payload["config"])
+    model = _model_classes()[payload.get("class", "EpsMLP")](**payload["config"])
     model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
     model.eval()
     return (model, payload.get("metadata", {})) if return_metadata else model

@@ -1,17 +1,25 @@
-"""Train every DDPM of the chapter book/image_latents.ipynb on one CPU thread.
+"""Train every model of the chapter book/image_latents.ipynb on one CPU thread.
 
-    .venv/bin/python scripts/train_image_models.py                 # all five models
+    .venv/bin/python scripts/train_image_models.py                 # all ten models
     .venv/bin/python scripts/train_image_models.py --only digits04 --steps 300 --out /tmp/x
 
-Models (ddpm_ot_lib.diffusion.EpsMLP, residual MLPs on flattened images):
+Models (ddpm_ot_lib.diffusion.EpsMLP, residual MLPs on flattened images, unless said):
   digits04, digits59  scikit-learn digits 0-4 / 5-9, training split (the paper's
                       AFHQ cat / dog / wild models: same latents, different data)
   digits              all ten digits, training split (its encoder is the one put
                       to the OT check on the 540 held-out digits)
   china, flower       8x8 RGB patches of the two photographs inside the
                       scikit-learn wheel (the paper's FFHQ / MetFaces pair)
+  digits_seed         as digits, other seeds (two training runs of one architecture)
+  digits_conv         all ten digits, diffusion.EpsConv (another architecture)
+  digits_cond         all ten digits, class-conditional EpsMLP (the paper's
+                      conditional ImageNet model of Fig. 5)
+  digits04to59        digits04 fine-tuned on digits 5-9 (as MetFaces was fine-tuned
+                      from the FFHQ checkpoint); needs <out>/ddpm_digits04.pt
+  cvae_digits         a conditional VAE (ddpm_ot_lib.cvae), the non-diffusion
+                      generator of the sanity check (the paper's BigGAN)
 
-Each model is written to <out>/ddpm_<name>.pt (float16 weights, config and
+Each DDPM is written to <out>/ddpm_<name>.pt, the VAE to <out>/<name>.pt (float16 weights, config and
 metadata; written to a temporary file and moved into place) and its metadata
 (steps, seed, seconds, final loss, checksum of the weights) is merged into
 <out>/ddpm_image_models.json. Every random draw is seeded; with one torch thread a
@@ -23,16 +31,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ddpm_ot_lib import cvae, datasets, diffusion
 
-from ddpm_ot_lib import diffusion, images  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ARCH = dict(hidden=256, depth=3, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
 OPTIM = dict(batch_size=128, lr=1e-3, ema=0.999)
@@ -42,32 +48,65 @@ MODELS = {
     "digits": dict(data="digits", groups=None, steps=4000, seed=3),
     "china": dict(data="patches", image="china", steps=5000, seed=4),
     "flower": dict(data="patches", image="flower", steps=5000, seed=5),
+    "digits_seed": dict(data="digits", groups=None, steps=4000, seed=6),
+    "digits_conv": dict(data="digits", groups=None, steps=2500, seed=7, kind="conv"),
+    "digits_cond": dict(data="digits", groups=None, steps=4000, seed=8, kind="cond"),
+    "digits04to59": dict(data="digits", groups=[5, 6, 7, 8, 9], steps=1500, seed=9, kind="finetune",
+                         base="digits04", lr=3e-4),
+    "cvae_digits": dict(data="digits", groups=None, steps=4000, seed=10, kind="cvae"),
 }
+CONV = dict(shape=(8, 8, 1), channels=16, depth=2, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
+CVAE = dict(latent=16, classes=10, hidden=256, sigma=0.2)
 JSON_NAME = "ddpm_image_models.json"
 
 
-def training_data(spec: dict) -> torch.Tensor:
-    """The training split a model of MODELS is trained on, (n, d) float32 in [-1, 1]."""
+def training_data(spec: dict):
+    """The training split a model of MODELS is trained on: (x (n, d) float32 in [-1, 1], labels or None)."""
     if spec["data"] == "digits":
-        return images.digits("train", groups=spec["groups"])[0]
-    return images.colour_patches(spec["image"], "train")
+        return datasets.digits("train", groups=spec["groups"])
+    return datasets.colour_patches(spec["image"], "train"), None
+
+
+def model_path(out: Path, name: str) -> Path:
+    return out / (f"{name}.pt" if MODELS[name].get("kind") == "cvae" else f"ddpm_{name}.pt")
+
+
+def build_and_train(spec: dict, x, y, out: Path, steps: int, progress: bool, name: str):
+    """The model of ``spec``, trained; returns (model, losses, optimiser settings)."""
+    kind, seed = spec.get("kind", "mlp"), spec["seed"]
+    optim = dict(OPTIM, lr=spec.get("lr", OPTIM["lr"]))
+    if kind == "cvae":
+        model = cvae.CVAE(x.shape[1], seed=seed, **CVAE)
+        optim = dict(batch_size=OPTIM["batch_size"], lr=optim["lr"])
+        return model, cvae.train_cvae(model, x, y, steps, seed=seed, **optim), optim
+    if kind == "finetune":
+        model = diffusion.load_model(model_path(out, spec["base"]))
+    elif kind == "conv":
+        model = diffusion.EpsConv(seed=seed, **CONV)
+    else:
+        model = diffusion.EpsMLP(x.shape[1], seed=seed, classes=10 if kind == "cond" else 0, **ARCH)
+    labels = y if kind == "cond" else None
+    losses = diffusion.train(model, x, steps, seed=seed, progress=progress, desc=name, labels=labels,
+                             **optim)
+    return model, losses, optim
 
 
 def train_one(name: str, out: Path, steps: int | None = None, progress: bool = True) -> dict:
     spec = MODELS[name]
     steps = spec["steps"] if steps is None else steps
-    x = training_data(spec)
-    model = diffusion.EpsMLP(x.shape[1], seed=spec["seed"], **ARCH)
+    x, y = training_data(spec)
     start = time.perf_counter()
-    losses = diffusion.train(model, x, steps, seed=spec["seed"], progress=progress, desc=name, **OPTIM)
+    model, losses, optim = build_and_train(spec, x, y, out, steps, progress, name)
     seconds = time.perf_counter() - start
     meta = dict(name=name, data=spec["data"], groups=spec.get("groups"), image=spec.get("image"),
+                kind=spec.get("kind", "mlp"), base=spec.get("base"), class_name=type(model).__name__,
                 n_train=int(x.shape[0]), dim=int(x.shape[1]), steps=int(steps), seed=spec["seed"],
-                **OPTIM, seconds=round(seconds, 1), final_loss=float(losses[-200:].mean()),
+                **optim, seconds=round(seconds, 1), final_loss=float(losses[-200:].mean()),
                 parameters=sum(p.numel() for p in model.parameters()),
                 torch=str(torch.__version__), threads=torch.get_num_threads(), machine=platform.machine(),
+                load_average=round(os.getloadavg()[0], 2),
                 checksum=diffusion.state_checksum(model))
-    diffusion.save_model(model, out / f"ddpm_{name}.pt", metadata=meta)
+    diffusion.save_model(model, model_path(out, name), metadata=meta)
     return meta
 
 
@@ -96,7 +135,7 @@ def main(argv=None) -> None:
         metas.append(meta)
         write_json(args.out, metas)
         print(f"{name:9s} {meta['n_train']:5d} images, {meta['steps']} steps, {meta['seconds']:6.1f} s, "
-              f"loss {meta['final_loss']:.4f} -> {args.out / f'ddpm_{name}.pt'}", flush=True)
+              f"loss {meta['final_loss']:.4f} -> {model_path(args.out, name)}", flush=True)
     print(f"total {time.perf_counter() - total:.1f} s")
 
 

@@ -204,12 +204,29 @@ def test_training_script_retrains_one_model(tmp_path):
     assert torch.isfinite(x).all() and x.abs().max() < 3
 
 
-@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower"])
+def test_training_script_trains_every_kind(tmp_path):
+    names = ["digits04", "digits04to59", "digits_cond", "digits_conv", "cvae_digits"]
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_image_models.py"), "--only", *names,
+                          "--steps", "30", "--out", str(tmp_path), "--no-progress"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    table = json.loads((tmp_path / "ddpm_image_models.json").read_text())
+    assert [table[n]["class_name"] for n in names] == ["EpsMLP", "EpsMLP", "EpsMLP", "EpsConv", "CVAE"]
+    assert table["digits04to59"]["base"] == "digits04" and table["digits04to59"]["groups"] == [5, 6, 7, 8, 9]
+    for n in names:
+        m = D.load_model(tmp_path / (f"{n}.pt" if n.startswith("cvae") else f"ddpm_{n}.pt"))
+        assert D.state_checksum(m) == table[n]["checksum"]
+    assert D.load_model(tmp_path / "ddpm_digits_cond.pt").config["classes"] == 10
+
+
+@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower", "digits_seed",
+                                  "digits_conv", "digits_cond", "digits04to59", "cvae_digits"])
 def test_committed_weights_load_and_match_metadata(name):
     table = json.loads((DATA / "ddpm_image_models.json").read_text())
-    m = D.load_model(DATA / f"ddpm_{name}.pt")
+    path = DATA / (f"{name}.pt" if name.startswith("cvae") else f"ddpm_{name}.pt")
+    m = D.load_model(path)
     assert D.state_checksum(m) == table[name]["checksum"]
-    assert (DATA / f"ddpm_{name}.pt").stat().st_size < 2_000_000
+    assert path.stat().st_size < 2_000_000
 
 
 def test_bad_input(schedule, oracle):
@@ -249,3 +266,127 @@ def test_bad_input(schedule, oracle):
         D.train(m, torch.zeros(10, 4), 0)
     with pytest.raises(FileNotFoundError, match="train_image_models"):
         D.load_model("/nonexistent/model.pt")
+
+
+# --------------------------------------------------------------------------- conditional, conv
+def _conditional(classes=3, d=4):
+    """A small class-conditional EpsMLP with a random (non-zero) output layer."""
+    m = D.EpsMLP(d, hidden=16, depth=1, emb=8, classes=classes, seed=0)
+    g = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        m.out.weight.copy_(0.3 * torch.randn(m.out.weight.shape, generator=g))
+        m.label.weight.copy_(2.0 * torch.randn(m.label.weight.shape, generator=g))
+    return m.eval()
+
+
+@pytest.mark.parametrize("label", [0, 2])
+def test_conditional_ddim_sampling_step_by_step_matches_diffusers(label):
+    steps = 20
+    m = _conditional()
+    ref = _diffusers("DDIMScheduler", timestep_spacing="trailing", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    x_T = torch.randn(32, 4, generator=torch.Generator().manual_seed(12))
+    path = D.ddim_sample(D.Conditioned(m, label), x_T, steps, return_path=True)
+    x = x_T.clone()
+    y = torch.full((32,), label)
+    for k, t in enumerate(ref.timesteps):
+        with torch.no_grad():
+            eps = m(x, t, y)
+        x = ref.step(eps, t, x, eta=0.0).prev_sample
+        assert torch.allclose(path[k + 1], x, rtol=1e-4, atol=1e-4), f"step {k}"
+
+
+def test_conditional_ddim_inversion_step_by_step_matches_diffusers():
+    steps = 20
+    m = _conditional()
+    y = torch.arange(30) % 3  # one label per row
+    ref = _diffusers("DDIMInverseScheduler", timestep_spacing="trailing", set_alpha_to_one=True)
+    ref.set_timesteps(steps)
+    x0 = torch.randn(30, 4, generator=torch.Generator().manual_seed(13))
+    path = D.ddim_invert(D.Conditioned(m, y), x0, steps, return_path=True)
+    x, t_cur = x0.clone(), 0
+    for k, t in enumerate(ref.timesteps):
+        with torch.no_grad():
+            eps = m(x, t_cur, y)
+        x = ref.step(eps, t, x).prev_sample
+        t_cur = int(t)
+        assert torch.allclose(path[k + 1], x, rtol=1e-4, atol=1e-4), f"step {k}"
+
+
+def test_conditioned_fixes_the_label():
+    m = _conditional()
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(14))
+    with torch.no_grad():
+        assert torch.equal(D.Conditioned(m, 1)(x, 300), m(x, 300, torch.ones(5, dtype=torch.long)))
+        assert not torch.allclose(m(x, 300, 0), m(x, 300, 1))
+    assert D.Conditioned(m, 1).schedule is m.schedule
+    counter = D.CountingEps(D.Conditioned(m, 0))
+    D.ddim_sample(counter, x, 7)
+    assert counter.calls == 7
+
+
+def test_unconditional_model_is_unchanged_by_the_option():
+    a, b = D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5), D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5,
+                                                                        classes=4)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert set(sb) - set(sa) == {"label.weight"} and "classes" not in a.config
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_conditional_training_is_deterministic_and_round_trips(tmp_path):
+    data = _gauss_data()
+    labels = np.arange(len(data)) % 2
+    sums = []
+    for _ in range(2):
+        m = D.EpsMLP(6, hidden=32, depth=1, emb=8, seed=3, classes=2)
+        D.train(m, data, 40, batch_size=64, seed=4, labels=labels)
+        sums.append(D.state_checksum(m))
+    assert sums[0] == sums[1]
+    D.save_model(m, tmp_path / "c.pt")
+    m2 = D.load_model(tmp_path / "c.pt")
+    assert m2.config == m.config and m2.config["classes"] == 2
+    assert D.state_checksum(m2) == D.state_checksum(m)
+
+
+def test_conv_model_shapes_initial_output_and_round_trip(tmp_path):
+    m = D.EpsConv((4, 4, 3), channels=8, depth=1, emb=8, seed=2)
+    x = torch.randn(5, 48, generator=torch.Generator().manual_seed(15))
+    a = m.schedule.alpha_bar[700].float()
+    assert torch.allclose(m(x, 700), (1 - a).sqrt() * x)  # zero-initialised output
+    losses = D.train(m, torch.tanh(torch.randn(256, 48, generator=torch.Generator().manual_seed(16))), 60,
+                     batch_size=32, seed=1)
+    assert losses[-15:].mean() < losses[:15].mean()
+    D.save_model(m, tmp_path / "conv.pt", metadata={"k": 1})
+    m2 = D.load_model(tmp_path / "conv.pt")
+    assert isinstance(m2, D.EpsConv) and m2.config == m.config
+    assert D.state_checksum(m2) == D.state_checksum(m)
+    assert torch.allclose(m(x, 300), m2(x, 300), atol=5e-3)
+
+
+def test_conditional_bad_input():
+    m = _conditional()
+    x = torch.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"^classes must be 0"):
+        D.EpsMLP(4, classes=1)
+    with pytest.raises(ValueError, match=r"^y \(labels"):
+        m(x, 10)
+    with pytest.raises(ValueError, match=r"^y must hold n = 3 labels"):
+        m(x, 10, 3)
+    with pytest.raises(ValueError, match=r"^y must be None"):
+        D.EpsMLP(4, hidden=8, depth=1, emb=4)(x, 10, 0)
+    with pytest.raises(ValueError, match=r"^model must be class-conditional"):
+        D.Conditioned(D.EpsMLP(4, hidden=8, depth=1, emb=4), 0)
+    with pytest.raises(ValueError, match=r"^y must be a label"):
+        D.Conditioned(m, 5)
+    with pytest.raises(ValueError, match=r"^x must have one row per label"):
+        D.Conditioned(m, [0, 1])(x, 10)
+    with pytest.raises(ValueError, match=r"^labels must be given exactly"):
+        D.train(m, x, 5)
+    with pytest.raises(ValueError, match=r"^labels must have shape"):
+        D.train(m, x, 5, labels=[0, 1])
+    with pytest.raises(ValueError, match=r"^shape must be three integers"):
+        D.EpsConv((8, 8))
+    with pytest.raises(ValueError, match=r"^emb must be even and channels"):
+        D.EpsConv(channels=12)
+    with pytest.raises(TypeError, match=r"^model must be one of"):
+        D.save_model(torch.nn.Linear(2, 2), "/tmp/never.pt")

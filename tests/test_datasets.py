@@ -1,9 +1,9 @@
-"""Tests of ddpm_ot_lib.images: bundled data, splits, measurements, bad input."""
+"""Tests of ddpm_ot_lib.datasets (section images): bundled data, splits, measurements, bad input."""
 import numpy as np
 import pytest
 import torch
 
-from ddpm_ot_lib import images as I
+from ddpm_ot_lib import datasets as I
 
 
 def test_digits_split_and_groups():
@@ -119,3 +119,24 @@ def test_image_plots():
     with pytest.raises(ValueError, match="rows and labels"):
         plots.image_rows([grey], ["a", "b"])
     plt.close("all")
+
+
+def test_alignment_sees_shared_structure_and_not_chance():
+    rng = np.random.default_rng(0)
+    n, d = 300, 64
+    shared = rng.standard_normal((n, d))
+    means = rng.standard_normal((3, 1, d)) * 5  # a different mean image per decoder
+    aligned = I.alignment(means + shared + 0.5 * rng.standard_normal((3, n, d)))
+    indep = I.alignment(means + rng.standard_normal((3, n, d)))
+    assert aligned["same"].shape == (n,) and aligned["gap"].shape == (n,)
+    assert aligned["gap_mean"] > 0.7 and aligned["beats"] > 0.99
+    assert abs(indep["gap_mean"]) < 4 * indep["gap_se"] and 0.4 < indep["beats"] < 0.6
+    # the means are removed: identical decoders up to their means agree exactly
+    same = I.alignment(means + shared)
+    assert np.allclose(same["same"], 1.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 10, 4), (2, 2, 4), (2, 10)])
+def test_alignment_bad_shape(shape):
+    with pytest.raises(ValueError, match=r"^decoded must have shape \(k, n, d\)"):
+        I.alignment(np.zeros(shape))

@@ -1,4 +1,7 @@
-r"""Image data that ships inside installed packages, and image-level measurements (§3.5).
+r"""Data laws with their data: bundled image data and image-level measurements (§3.5).
+
+Section "images" (this one). Other sections of this module hold other data
+(the 2-D test mixtures). Images:
 
 Nothing here downloads anything:
 
@@ -28,8 +31,10 @@ import torch
 
 from . import transport
 
+# --- images
+
 __all__ = ["DIGITS_SHAPE", "PATCH_SHAPE", "digits", "sample_image", "colour_patches", "to_pixels",
-           "pair_correlation", "rotation", "ot_check"]
+           "pair_correlation", "alignment", "rotation", "ot_check"]
 
 DIGITS_SHAPE = (8, 8)
 PATCH_SHAPE = (8, 8, 3)
@@ -169,6 +174,41 @@ def pair_correlation(a, b, seed: int = 0) -> dict:
     full = za @ zb.T / a.shape[1]
     rank = ((full < np.diag(full)[:, None]).sum(axis=1)) / (n - 1)
     return {"same": same, "random": rand, "beats": float(np.mean(same > rand)), "rank": float(rank.mean())}
+
+
+def alignment(decoded, seed: int = 0) -> dict:
+    r"""Same-latent agreement among k decoders of the same n latents, beyond their mean images.
+
+    ``decoded`` (k, n, d): ``decoded[l, i]`` is latent :math:`z_i` decoded by decoder l
+    (one model under k labels, as in Fig. 5, or k models, as in Fig. 4). Each
+    decoder's mean image over the n latents is removed first, so what is shared
+    by every image of a label (the average digit) does not count. For every pair
+    of decoders (l, m) and every latent i,
+
+    * ``same``: corr(a_li, a_mi), the same latent under both decoders;
+    * ``random``: corr(a_li, a_mj) with j = j(i) a seeded random other latent;
+
+    each averaged over the k(k-1)/2 pairs, giving arrays (n,). Also returned:
+    ``gap`` = same - random (n,), its mean and its standard error
+    (``gap_mean``, ``gap_se``), and ``beats``, the share of latents whose same
+    correlation exceeds the random one. No alignment: gap ≈ 0, beats ≈ 0.5.
+    """
+    a = np.asarray(decoded.detach().cpu() if isinstance(decoded, torch.Tensor) else decoded,
+                   dtype=np.float64)
+    if a.ndim != 3 or a.shape[0] < 2 or a.shape[1] < 3:
+        raise ValueError(f"decoded must have shape (k, n, d) with k >= 2 and n >= 3, got {a.shape}")
+    k, n, _ = a.shape
+    a = a - a.mean(axis=1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    partner = (np.arange(n) + rng.integers(1, n, size=n)) % n  # never i itself
+    same, rand = np.zeros(n), np.zeros(n)
+    pairs = [(l, m) for l in range(k) for m in range(l + 1, k)]
+    for l, m in pairs:
+        same += _rows_corr(a[l], a[m]) / len(pairs)
+        rand += _rows_corr(a[l], a[m][partner]) / len(pairs)
+    gap = same - rand
+    return {"same": same, "random": rand, "gap": gap, "gap_mean": float(gap.mean()),
+            "gap_se": float(gap.std(ddof=1) / np.sqrt(n)), "beats": float(np.mean(same > rand))}
 
 
 def rotation(d: int, angle: float | None = None, seed: int = 0) -> np.ndarray:
