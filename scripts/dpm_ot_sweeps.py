@@ -228,7 +228,8 @@ def main(argv=None):
     table = json.loads(path.read_text()) if path.exists() and not args.quick else {}
     for res in results:
         table[res["kind"]] = _r(res) | {"heights_M": res["heights_M"]}     # heights at full precision
-    table["meta"] = dict(command="python scripts/dpm_ot_sweeps.py " + " ".join(argv or sys.argv[1:]),
+    table["meta"] = dict(command="python scripts/dpm_ot_sweeps.py",
+                         last_run=dict(only=args.only, quick=args.quick, retrain=args.retrain, jobs=args.jobs),
                          nfes=NFES, methods=METHODS, sdot=SDOT, n_fresh=N_FRESH, arch_2d=ARCH_2D, train_2d=TRAIN_2D, steps_2d=STEPS_2D,
                          torch=str(torch.__version__), machine=platform.machine(), threads=1,
                          seconds=round(time.perf_counter() - start, 1))
