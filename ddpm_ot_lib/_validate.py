@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function"]
+__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function", "count", "array"]
 
 
 def _finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -100,3 +100,17 @@ def function(f, name: str):
     if not callable(f):
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")
     return f
+
+
+def count(value, name: str, minimum: int = 1) -> int:
+    """``value`` as a Python int, checked to be an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def array(x) -> np.ndarray:
+    """A torch tensor (detached, on the CPU) or array-like as a numpy array, unchecked."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
