@@ -530,6 +530,8 @@ def dpm_solver_timesteps(T: int, steps: int) -> torch.Tensor:
     Identical to diffusers' ``DPMSolverMultistepScheduler`` defaults.
     """
     steps = _check_steps(steps, T)
+    if steps > (T - 1) // 2:       # beyond this the rounded timesteps repeat (h = 0 steps)
+        raise ValueError(f"steps must be at most (T - 1) // 2 = {(T - 1) // 2} for distinct timesteps, got {steps}")
     return torch.from_numpy(np.linspace(0, T - 1, steps + 1).round()[::-1][:-1].copy()).long()
 
 

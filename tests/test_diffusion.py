@@ -276,3 +276,5 @@ def test_dpm_solver_pp_rejects_bad_steps():
     eps = D.gaussian_eps(np.zeros(2), 0.3, sched)
     with pytest.raises(ValueError, match=r"^steps must be an integer in 1 \.\. T = 1000"):
         D.dpm_solver_pp_sample(eps, torch.zeros(3, 2), 0, schedule=sched)
+    with pytest.raises(ValueError, match=r"^steps must be at most \(T - 1\) // 2 = 499"):
+        D.dpm_solver_pp_sample(eps, torch.zeros(3, 2), 1000, schedule=sched)

@@ -107,3 +107,38 @@ _MODEL = _Recorder()
 def test_bad_input_is_rejected_with_the_argument_named(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+# --------------------------------------------------------------------------- the stored sweep
+def test_stored_sweeps_are_complete():
+    """book/data/dpm_ot_sweeps.json holds every method, and the models on disk are those it measured."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "book" / "data" / "dpm_ot_sweeps.json"
+    if not path.exists():
+        pytest.skip("book/data/dpm_ot_sweeps.json not written yet (scripts/dpm_ot_sweeps.py)")
+    table = json.loads(path.read_text())
+    meta = table["meta"]
+    if "max_nfe_controls" not in meta:
+        pytest.skip("book/data/dpm_ot_sweeps.json predates scripts/dpm_ot_sweeps.py's methods: rerun it")
+    for kind in ("8gaussians", "25gaussians", "digits"):
+        res = table[kind]
+        assert set(res["curves"]) == set(ex.METHODS), kind
+        for method, rows in res["curves"].items():
+            nfes = [r["nfe"] for r in rows]
+            targets = meta.get("target_nfes", {}).get(kind, meta["nfes"])
+            if method in ("ddpm", "ddim"):
+                assert nfes == meta["nfes"], (kind, method)
+            elif method == "dpm-solver++":
+                assert nfes == [k for k in meta["nfes"] if k <= 100], (kind, method)
+            elif method == "dpm-ot":
+                assert nfes == targets, (kind, method)
+            else:
+                assert nfes == [k for k in targets if k <= meta["max_nfe_controls"]], (kind, method)
+        for row in res["sdot"]:
+            assert row["converged"] and row["error_check"] <= meta["sdot"]["tol"]
+        assert len(res["heights_M"]["10"]) == res["n_train"]
+        _, model_meta = diffusion.load_model(root / res["model"]["file"], return_metadata=True)
+        assert model_meta["checksum"] == res["model"]["checksum"], f"{kind}: rerun scripts/dpm_ot_sweeps.py"
