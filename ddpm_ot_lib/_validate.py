@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function",
-           "positive_int", "interval", "tt"]
+           "positive_int", "interval", "tt", "count", "array"]
 
 
 def _finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -156,3 +156,15 @@ def tt(Y, name: str = "Y", grid_=None) -> list:
         if bad:
             raise ValueError(f"every core of {name} must have n = {grid_.n} grid nodes, got {bad[0]}")
     return cores
+def count(value, name: str, minimum: int = 1) -> int:
+    """``value`` as a Python int, checked to be an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def array(x) -> np.ndarray:
+    """A torch tensor (detached, on the CPU) or array-like as a numpy array, unchecked."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)

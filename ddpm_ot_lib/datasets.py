@@ -1,7 +1,7 @@
-r"""Data laws with their data: bundled image data and image-level measurements (§3.5).
+r"""Data laws with their data: bundled images and image-level measurements (§3.5), and
+the 2-D test mixtures of the DPM-OT chapter.
 
-Section "images" (this one). Other sections of this module hold other data
-(the 2-D test mixtures). Images:
+Two sections: "images" and "2-D test mixtures". Images:
 
 Nothing here downloads anything:
 
@@ -29,12 +29,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import _validate as check
 from . import transport
 
 # --- images
 
 __all__ = ["DIGITS_SHAPE", "PATCH_SHAPE", "digits", "sample_image", "colour_patches", "to_pixels",
-           "pair_correlation", "alignment", "rotation", "ot_check"]
+           "pair_correlation", "alignment", "rotation", "ot_check",
+           "MIXTURES", "mixture", "sample_mixture"]
 
 DIGITS_SHAPE = (8, 8)
 PATCH_SHAPE = (8, 8, 3)
@@ -247,3 +249,33 @@ def ot_check(x, z) -> tuple[float, float]:
     x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float64)
     z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=np.float64)
     return transport.relative_cost_error(x, z), transport.self_match_fraction(x, z)
+
+
+# --- 2-D test mixtures
+MIXTURES = {
+    # name: (mode centres (K, 2), standard deviation of every mode)
+    "8gaussians": (np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1), 0.05),
+    "25gaussians": (np.stack(np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5)), -1).reshape(-1, 2), 0.05),
+}
+
+
+def mixture(name: str):
+    r"""The 2-D test laws: ``(means (K, 2), sigma)`` of an equal-weight mixture of
+    :math:`N(m_k, \sigma^2 I)`.
+
+    ``"8gaussians"``: 8 modes on the unit circle (neighbours 0.765 = 15 σ apart);
+    ``"25gaussians"``: a 5 × 5 grid on [-1, 1]² (neighbours 0.5 = 10 σ apart); σ = 0.05.
+    """
+    if name not in MIXTURES:
+        raise ValueError(f"name must be one of {sorted(MIXTURES)}, got {name!r}")
+    means, sigma = MIXTURES[name]
+    return means.copy(), float(sigma)
+
+
+def sample_mixture(name: str, n: int, seed: int = 0):
+    """n points of :func:`mixture` ``(name)`` (numpy generator ``seed``): (x (n, 2), mode labels (n,))."""
+    means, sigma = mixture(name)
+    n = check.count(n, "n")
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(means.shape[0], size=n)
+    return means[labels] + sigma * rng.standard_normal((n, 2)), labels

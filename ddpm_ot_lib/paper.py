@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = ["Quote", "TABLE1_MAX_EPS_REL", "TABLE1_GRID", "TABLE1_DENSITIES",
-           "TABLE1_SECONDS_PER_DENSITY", "TIME_RANGE", "quotes"]
+           "TABLE1_SECONDS_PER_DENSITY", "TIME_RANGE", "LI_NFE", "LI_CODE_DEFAULTS", "quotes"]
 
 
 class Quote(NamedTuple):
@@ -59,6 +59,22 @@ TIME_RANGE = Quote((0, 5), f"{KHRULKOV}, §3.4, 'Experiment and results'")
 # --------------------------------------------------------------------------- Khrulkov et al., §3.5
 
 # --------------------------------------------------------------------------- Li et al. (DPM-OT)
+LI = "Li et al. (ICCV 2023, arXiv 2307.11308)"
+LI_CODE = "cognaclee/DPM-OT"
+
+#: Abstract: "high-quality samples within around 10 function evaluations".
+LI_NFE = Quote(10, f"{LI}, abstract")
+#: The released defaults of the OT section of configs/cifar10.yml: the number of reverse
+#: steps after the jump (backSteps), the singular-point filter (topk, angle_thresh), the
+#: SDOT solve (lr_ot, max_iter, bat_size_sr).
+LI_CODE_DEFAULTS = {
+    "backSteps": Quote(10, f"{LI_CODE}, configs/cifar10.yml, OT.backSteps"),
+    "topk": Quote(1, f"{LI_CODE}, configs/cifar10.yml, OT.topk"),
+    "angle_thresh": Quote(0.7, f"{LI_CODE}, configs/cifar10.yml, OT.angle_thresh"),
+    "lr_ot": Quote(0.1, f"{LI_CODE}, configs/cifar10.yml, OT.lr_ot"),
+    "max_iter": Quote(10000, f"{LI_CODE}, configs/cifar10.yml, OT.max_iter"),
+    "bat_size_sr": Quote(4000, f"{LI_CODE}, configs/cifar10.yml, OT.bat_size_sr"),
+}
 
 
 def quotes() -> dict[str, Quote]:

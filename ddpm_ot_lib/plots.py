@@ -300,12 +300,15 @@ __all__ += ["check_response", "point_values"]
 # DPM-OT chapter: Laguerre cells and quality-against-NFE curves.
 # ---------------------------------------------------------------------------
 SAMPLER_STYLE = {
-    # method of ddpm_ot_lib.dpm_ot.generate -> (label, colour, line style, marker)
+    # method of ddpm_ot_lib.expressway.generate -> (label, colour, line style, marker)
     "ddpm": ("DDPM (ancestral)", ACCENT, "-", "s"),
     "ddim": ("DDIM", FLOW, "-", "o"),
+    "dpm-solver++": ("DPM-Solver++(2M)", DATA, "-.", "^"),
     "dpm-ot": ("DPM-OT (+ DDIM)", OT, "-", "D"),
     "dpm-ot-ddpm": ("DPM-OT (+ ancestral)", OT, "--", "d"),
+    "dpm-ot-singular": ("DPM-OT, singular points removed", OT, ":", "P"),
     "uniform-target": ("control: uniform target", LATENT, ":", "x"),
+    "voronoi-target": ("control: Voronoi target", LATENT, "--", "+"),
 }
 
 
@@ -320,7 +323,7 @@ def laguerre_cells(ax, targets, heights, extent, n_grid=400, target_color=DATA, 
     """
     from matplotlib.colors import ListedColormap
 
-    from .dpm_ot import assign
+    from .semidiscrete import assign
 
     targets = np.asarray(targets, dtype=float)
     heights = np.asarray(heights, dtype=float)

@@ -1,8 +1,9 @@
-"""Tests of ddpm_ot_lib.datasets (section images): bundled data, splits, measurements, bad input."""
+"""Tests of ddpm_ot_lib.datasets: bundled images (splits, measurements, bad input) and the 2-D test mixtures."""
 import numpy as np
 import pytest
 import torch
 
+from ddpm_ot_lib import datasets
 from ddpm_ot_lib import datasets as I
 
 
@@ -140,3 +141,24 @@ def test_alignment_sees_shared_structure_and_not_chance():
 def test_alignment_bad_shape(shape):
     with pytest.raises(ValueError, match=r"^decoded must have shape \(k, n, d\)"):
         I.alignment(np.zeros(shape))
+
+
+
+# --- 2-D test mixtures
+@pytest.mark.parametrize("name, k", [("8gaussians", 8), ("25gaussians", 25)])
+def test_mixtures_sample_their_modes(name, k):
+    means, sigma = datasets.mixture(name)
+    x, labels = datasets.sample_mixture(name, 5000, seed=0)
+    assert means.shape == (k, 2) and sigma == 0.05 and set(labels) == set(range(k))
+    assert np.abs((x - means[labels]).std(0) - sigma).max() < 0.005
+    again, _ = datasets.sample_mixture(name, 5000, seed=0)
+    assert np.array_equal(x, again)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: datasets.mixture("9gaussians"), r"^name must be one of"),
+    (lambda: datasets.sample_mixture("8gaussians", 0), r"^n must be an integer >= 1"),
+])
+def test_bad_input_is_rejected_with_the_argument_named(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()

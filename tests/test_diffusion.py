@@ -390,3 +390,32 @@ def test_conditional_bad_input():
         D.EpsConv(channels=12)
     with pytest.raises(TypeError, match=r"^model must be one of"):
         D.save_model(torch.nn.Linear(2, 2), "/tmp/never.pt")
+
+
+# --------------------------------------------------------------------------- DPM-Solver++ (dpm)
+@pytest.mark.parametrize("steps", [1, 2, 5, 10, 20])
+def test_dpm_solver_pp_matches_diffusers_step_for_step(steps):
+    """Every state of D.dpm_solver_pp_sample equals diffusers' DPMSolverMultistepScheduler's."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    sched = D.linear_schedule(1000)
+    eps = D.gaussian_eps(np.array([0.5, -1.0]), 0.3, sched)
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
+    path = D.dpm_solver_pp_sample(eps, x, steps, schedule=sched, return_path=True)
+    ref = DPMSolverMultistepScheduler(num_train_timesteps=1000, trained_betas=sched.betas.numpy())
+    ref.set_timesteps(steps)
+    assert torch.equal(ref.timesteps, D.dpm_solver_timesteps(1000, steps))
+    y = x.clone()
+    for k, t in enumerate(ref.timesteps):
+        y = ref.step(eps(y, torch.full((7,), int(t))), t, y).prev_sample
+        assert torch.allclose(y, path[k + 1], atol=1e-4, rtol=1e-4), (k, t)
+    assert path.shape == (steps + 1, 7, 2)
+
+
+def test_dpm_solver_pp_rejects_bad_steps():
+    sched = D.linear_schedule(1000)
+    eps = D.gaussian_eps(np.zeros(2), 0.3, sched)
+    with pytest.raises(ValueError, match=r"^steps must be an integer in 1 \.\. T = 1000"):
+        D.dpm_solver_pp_sample(eps, torch.zeros(3, 2), 0, schedule=sched)
+    with pytest.raises(ValueError, match=r"^steps must be at most \(T - 1\) // 2 = 499"):
+        D.dpm_solver_pp_sample(eps, torch.zeros(3, 2), 1000, schedule=sched)

@@ -116,3 +116,29 @@ def test_plot_helpers_of_the_chapter():
     with pytest.raises(ValueError, match="groups"):
         plots.strip(axes[2], {})
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- DPM-OT figures (dpm)
+def test_dpm_ot_plot_helpers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ddpm_ot_lib import expressway, plots
+
+    assert set(expressway.METHODS) <= set(plots.SAMPLER_STYLE)
+    y = np.random.default_rng(0).normal(size=(6, 2))
+    fig, ax = plt.subplots()
+    assert plots.laguerre_cells(ax, y, np.zeros(6), extent=(-2, 2, -2, 2), n_grid=50) is ax
+    with pytest.raises(ValueError, match=r"^laguerre_cells needs targets \(N, 2\)"):
+        plots.laguerre_cells(ax, y, np.zeros(5), extent=(-2, 2, -2, 2))
+    rows = [{"nfe": k, "w2": 1.0 / k, "mixture": 0.1, "sw2": 0.2} for k in (1, 10)]
+    curves = {m: rows for m in ("ddpm", "ddim", "dpm-ot")}
+    assert plots.nfe_curves(ax, curves, "w2", floor=0.1, floor_band=0.01) is ax
+    with pytest.raises(ValueError, match=r"^unknown method 'euler'"):
+        plots.nfe_curves(ax, curves, "w2", methods=["euler"])
+    ref = {"w2_floor_mean": 0.1, "w2_floor_sd": 0.01, "true": {"mixture": 0.01}}
+    grid = plots.quality_grid({"8gaussians": {"curves": curves, "reference": ref}}, kinds=["8gaussians"])
+    assert len(grid.axes) == 2
+    plt.close("all")
