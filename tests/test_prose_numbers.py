@@ -59,6 +59,11 @@ PARAMETERS: list[tuple[str, str]] = [
      "a sample or grid size written as a power of ten ($5 \\times 10^4$ points)"),
     (r"\b(?:[Ss]cal(?:ed|ing)|multiplied)\s+by\s+\$10\^\{?\d+\}?\$",
      "a scale factor the chapter applies to build a control map"),
+    (r"(?<![\w])\\?[A-Za-z]+(?:_\{?\w+\}?)?\s*=\s*10\^\{?[-−]?\d+\}?",
+     "a power of ten assigned to a symbol: a setting the chapter or the paper chooses "
+     "(the noise schedule's \\beta_1 = 10^{-4})"),
+    (r"(?<![\d.])\d+\s*(?:×|\\times)\s*\d+(?![\d.])",
+     "an image size or an array shape (the paper's 256×256 models, 8×8 digits)"),
 ]
 
 _ALLOW = [re.compile(p) for p, _ in PARAMETERS]
@@ -186,6 +191,8 @@ def test_glued_number_is_not_caught(text):
     r"an encoder scaled by `1.234e7` in code, on the box $[-8, 8]^d$",
     "1000 samples on 2000 points, 6% off, at 0.05 and 0.3",
     "(gt-eq-ode)=\n$$ x = 1 $$ (thm31-eq-123)",
+    r"from $\beta_1 = 10^{-4}$ to $\beta_T = 0.02$",
+    "the paper's 256×256 models and our 8×8 digits, a $128 \\times 128$ grid",
 ])
 def test_parameter_is_not_caught(text):
     assert typed_numbers(text) == []
