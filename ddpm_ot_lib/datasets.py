@@ -204,10 +204,10 @@ def alignment(decoded, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     partner = (np.arange(n) + rng.integers(1, n, size=n)) % n  # never i itself
     same, rand = np.zeros(n), np.zeros(n)
-    pairs = [(l, m) for l in range(k) for m in range(l + 1, k)]
-    for l, m in pairs:
-        same += _rows_corr(a[l], a[m]) / len(pairs)
-        rand += _rows_corr(a[l], a[m][partner]) / len(pairs)
+    pairs = [(j, m) for j in range(k) for m in range(j + 1, k)]
+    for j, m in pairs:
+        same += _rows_corr(a[j], a[m]) / len(pairs)
+        rand += _rows_corr(a[j], a[m][partner]) / len(pairs)
     gap = same - rand
     return {"same": same, "random": rand, "gap": gap, "gap_mean": float(gap.mean()),
             "gap_se": float(gap.std(ddof=1) / np.sqrt(n)), "beats": float(np.mean(same > rand))}
