@@ -11,7 +11,7 @@ Eq. (14) (d = 2, 3) or Eq. (15) (d = 7) with seed 0, it times
 
 and reports each one's error against the exact propagator (relative Frobenius norm on the
 grid, the largest over the M time steps), and, for d = 2, the error of the exact
-propagator against the dense quadrature ground truth (fokker_planck.ou_reference).
+propagator against the dense quadrature ground truth (references.ou_reference).
 Times are medians over --repeats runs; the ratios are computed inside each run and
 their median reported. Single-threaded BLAS (OMP_NUM_THREADS=1) unless set otherwise.
 
@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import teneva  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ddpm_ot_lib import _io, references  # noqa: E402
 from ddpm_ot_lib import chebyshev as ch  # noqa: E402
 from ddpm_ot_lib import densities  # noqa: E402
 from ddpm_ot_lib import fokker_planck as fp  # noqa: E402
@@ -58,7 +58,7 @@ def run_splitting(dens, M):
 
 def run_exact(dens, M):
     times = np.linspace(0.0, T_FINAL, M + 1)
-    fp._ou_eigen.cache_clear()  # count the eigendecomposition in every run
+    fp.clear_caches()  # count the eigendecomposition in every run
     t0 = time.perf_counter()
     sol = fp.solve_exact(dens.tt, dens.grid, times)
     return time.perf_counter() - t0, sol
@@ -93,7 +93,7 @@ def ground_truth_error(exact, dens, times):
     out = []
     for t in times:
         k = int(np.argmin(np.abs(exact.times - t)))
-        ref = fp.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
+        ref = references.ou_reference(dens, float(exact.times[k]), axes=(g.nodes, g.nodes))
         out.append(float(np.linalg.norm(ch.tt_full(exact.tensors[k]) - ref) / np.linalg.norm(ref)))
     return out
 
@@ -143,6 +143,8 @@ def main(argv=None):
     ap.add_argument("--no-fpcross", action="store_true")
     ap.add_argument("--out", default=os.path.join("book", "data", "fokker_planck_benchmark.json"))
     args = ap.parse_args(argv)
+    load_start = list(os.getloadavg())
+    print(f"load average at the start: {load_start}", flush=True)
     results = []
     for d in args.dims:
         results.append(bench(d, args.repeats, not args.no_fpcross))
@@ -165,13 +167,11 @@ def main(argv=None):
                "machine": {"python": platform.python_version(), "platform": platform.platform(),
                            "processor": platform.processor() or platform.machine(),
                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__},
+                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__,
+                           "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
                "results": results}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(tmp, args.out)
+    _io.atomic_write(args.out, json.dumps(payload, indent=1, default=_io.json_default))
+    print(f"load average at the end: {payload['machine']['load_average_end']}")
     print(f"\nwrote {args.out}")
 
 

@@ -1,7 +1,7 @@
 """Benchmark of one Table 1 row (§3.4) at the paper's settings, stage by stage.
 
 For each dimension (d = 2, 3, 7 by default: N = 250, 100, 50 Chebyshev nodes on [-8, 8]^d,
-1000 samples, flow to t = 5) it runs ddpm_ot_lib.experiments.run_density for a few seeds,
+1000 samples, flow to t = 5) it runs ddpm_ot_lib.table1.run_density for a few seeds,
 one after the other on one core (OMP_NUM_THREADS=1), and prints the median time of each
 stage — building p0 (TT-cross), the exact solver, sampling, the flow (both tolerances),
 exact OT, the independent solver check — so the bottleneck is visible, together with the
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -32,11 +31,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ddpm_ot_lib import experiments as ex  # noqa: E402
-from ddpm_ot_lib import flow  # noqa: E402
-
-STAGES = ["t_density", "t_solve", "t_sample", "t_flow", "t_ot", "t_check"]
+from ddpm_ot_lib import _io, flow  # noqa: E402
+from ddpm_ot_lib import table1 as tb  # noqa: E402
+from ddpm_ot_lib.table1 import STAGES  # noqa: E402
 
 
 def stage_table(dims, seeds, samples):
@@ -44,7 +41,7 @@ def stage_table(dims, seeds, samples):
     for d in dims:
         rows = []
         for s in range(seeds):
-            row = ex.run_density(d, s, samples=samples)
+            row = tb.run_density(d, s, samples=samples)
             rows.append(row)
             print(f"  d = {d} seed {s}: {row['wall']:.2f} s, {row['ode_calls']} score calls, {row['status']}",
                   flush=True)
@@ -61,7 +58,7 @@ def stage_table(dims, seeds, samples):
 def tolerance_study(dims, samples, tolerances=(1e-8, 5e-9, 1e-9, 1e-10), ref_tol=1e-12):
     out = {}
     for d in dims:
-        _, data = ex.run_density(d, 0, samples=samples, return_data=True, check_times=())
+        _, data = tb.run_density(d, 0, samples=samples, return_data=True, check_times=())
         x, score = data["x"], data["score"]
         t0 = time.perf_counter()
         ref = flow.encode(x, score, t_max=5.0, rtol=ref_tol)
@@ -86,7 +83,8 @@ def main():
     p.add_argument("--tolerance-study", action="store_true")
     p.add_argument("--out", default=None, help="write the results as JSON (atomically)")
     args = p.parse_args()
-    print(f"stage times, {args.seeds} densities per d, {args.samples} samples, one core:")
+    print(f"stage times, {args.seeds} densities per d, {args.samples} samples, one core; "
+          f"load average {os.getloadavg()}:")
     stages = stage_table(args.dims, args.seeds, args.samples)
     print()
     print("| d | median wall [s] | " + " | ".join(f"{c[2:]} [s]" for c in STAGES)
@@ -100,13 +98,12 @@ def main():
     result = {"stages": {str(d): v for d, v in stages.items()},
               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                           "load_average": list(os.getloadavg())}}
+    print(f"load average at the end: {os.getloadavg()}")
     if args.tolerance_study:
         print("\nODE tolerance study (one density per d):")
         result["tolerance_study"] = {str(d): v for d, v in tolerance_study(args.dims, args.samples).items()}
     if args.out:
-        from ddpm_ot_lib.experiments import _atomic_write
-
-        _atomic_write(__import__("pathlib").Path(args.out), json.dumps(result, indent=1, default=float) + "\n")
+        _io.atomic_write(args.out, json.dumps(result, indent=1, default=_io.json_default) + "\n")
         print(f"\nwrote {args.out}")
 
 

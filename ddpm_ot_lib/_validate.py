@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function"]
+__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function",
+           "positive_int", "interval", "tt"]
 
 
 def _finite(arr: np.ndarray, name: str) -> np.ndarray:
@@ -100,3 +101,58 @@ def function(f, name: str):
     if not callable(f):
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")
     return f
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int >= 1 (bool and non-integers refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+# --- tt: the Chebyshev interval and the tensor train, shared by chebyshev,
+# fokker_planck, sampling and table1
+
+def interval(a, b, n):
+    """A Chebyshev interval: finite scalars a < b and an integer n >= 3 of nodes -> (a, b, n)."""
+    arr_a, arr_b = np.asarray(a), np.asarray(b)
+    if arr_a.ndim != 0 or arr_b.ndim != 0:
+        raise ValueError(f"a and b must be scalars (the box is [a, b]^d), got shapes {arr_a.shape}, {arr_b.shape}")
+    a, b = float(a), float(b)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        raise ValueError(f"a and b must be finite, got a = {a}, b = {b}")
+    if not a < b:
+        raise ValueError(f"the interval must have a < b, got a = {a}, b = {b}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n (number of Chebyshev nodes) must be an integer, got {type(n).__name__}")
+    if n < 3:
+        raise ValueError(f"n (number of Chebyshev nodes) must be >= 3, got {n}")
+    return a, b, int(n)
+
+
+def tt(Y, name: str = "Y", grid_=None) -> list:
+    """A tensor train: a non-empty list of 3-d float cores whose ranks chain from 1 to 1.
+
+    With a grid (a :class:`ddpm_ot_lib.chebyshev.Grid`): d cores of n nodes each.
+    """
+    if not isinstance(Y, (list, tuple)) or len(Y) < 1:
+        raise TypeError(f"{name} must be a tensor train: a non-empty list of 3-d cores, got {type(Y).__name__}")
+    cores = []
+    r_prev = 1
+    for k, G in enumerate(Y):
+        G = np.asarray(G, dtype=np.float64)
+        if G.ndim != 3:
+            raise ValueError(f"{name}[{k}] must be a 3-d core (r_prev, n, r_next), got shape {G.shape}")
+        if G.shape[0] != r_prev:
+            raise ValueError(f"{name}[{k}] has left rank {G.shape[0]}, expected {r_prev} (ranks must chain)")
+        r_prev = G.shape[2]
+        cores.append(G)
+    if r_prev != 1:
+        raise ValueError(f"the last core of {name} must have right rank 1, got {r_prev}")
+    if grid_ is not None:
+        if len(cores) != grid_.d:
+            raise ValueError(f"{name} has {len(cores)} cores but the grid has dimension d = {grid_.d}")
+        bad = [G.shape[1] for G in cores if G.shape[1] != grid_.n]
+        if bad:
+            raise ValueError(f"every core of {name} must have n = {grid_.n} grid nodes, got {bad[0]}")
+    return cores

@@ -53,7 +53,8 @@ from scipy.fft import dct
 from . import _validate as check
 
 __all__ = ["Grid", "grid", "nodes", "diff_matrices", "interpolation_matrix", "quadrature_weights",
-           "values_to_coefficients", "tt_cross", "tt_evaluate", "tt_gradient", "tt_integral",
+           "values_to_coefficients", "chebyshev_basis", "tt_cross", "tt_evaluate", "tt_chain_gradient",
+           "tt_gradient", "tt_integral",
            "tt_truncate", "tt_norm", "tt_relative_error", "tt_ranks", "tt_storage", "tt_full",
            "tt_scale"]
 
@@ -88,25 +89,9 @@ class Grid:
         return self.nodes[idx]
 
 
-def _check_interval(a, b, n):
-    arr_a, arr_b = np.asarray(a), np.asarray(b)
-    if arr_a.ndim != 0 or arr_b.ndim != 0:
-        raise ValueError(f"a and b must be scalars (the box is [a, b]^d), got shapes {arr_a.shape}, {arr_b.shape}")
-    a, b = float(a), float(b)
-    if not (np.isfinite(a) and np.isfinite(b)):
-        raise ValueError(f"a and b must be finite, got a = {a}, b = {b}")
-    if not a < b:
-        raise ValueError(f"the interval must have a < b, got a = {a}, b = {b}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n (number of Chebyshev nodes) must be an integer, got {type(n).__name__}")
-    if n < 3:
-        raise ValueError(f"n (number of Chebyshev nodes) must be >= 3, got {n}")
-    return a, b, int(n)
-
-
 def grid(a, b, n: int, d: int) -> Grid:
     """Validated :class:`Grid`: box :math:`[a, b]^d`, a < b, n >= 3 nodes per axis, d >= 1."""
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
         raise ValueError(f"d (dimension) must be an integer >= 1, got {d!r}")
     return Grid(a, b, n, int(d))
@@ -122,7 +107,7 @@ def nodes(a, b, n: int) -> np.ndarray:
     :math:`x_i = \tfrac{a+b}{2} + \tfrac{b-a}{2}\cos(\pi i / (n-1))`, identical to
     ``teneva.ind_to_poi(i, a, b, n, 'cheb')``.
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     return _nodes(a, b, n)
 
 
@@ -135,7 +120,7 @@ def diff_matrices(a, b, n: int) -> tuple[np.ndarray, np.ndarray]:
     diffusion step is :math:`\exp(\tfrac{h}{2} D_2)` applied to every core). Cached;
     the arrays are read-only.
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     return _diff_cached(a, b, n)
 
 
@@ -183,7 +168,7 @@ def interpolation_matrix(x, a, b, n: int, derivative: int = 0) -> np.ndarray:
 
     x : array (m,); returns array (m, n).
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     xv = np.asarray(x, dtype=np.float64)
     if xv.ndim != 1:
         raise ValueError(f"x must be a 1-D array of points, got shape {xv.shape}")
@@ -218,7 +203,7 @@ def quadrature_weights(a, b, n: int) -> np.ndarray:
     Exact for polynomials of degree < n; the weights the TT integral :func:`tt_integral`
     applies core by core (:math:`\int T_k = 2/(1-k^2)` for even k, 0 for odd k).
     """
-    a, b, n = _check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     k = np.arange(n)
     mom = np.zeros(n)
     even = k[k % 2 == 0].astype(float)
@@ -228,48 +213,24 @@ def quadrature_weights(a, b, n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- TT helpers
 
-def _check_tt(Y, name="Y", grid_: Grid | None = None):
-    if not isinstance(Y, (list, tuple)) or len(Y) < 1:
-        raise TypeError(f"{name} must be a tensor train: a non-empty list of 3-d cores, got {type(Y).__name__}")
-    cores = []
-    r_prev = 1
-    for k, G in enumerate(Y):
-        G = np.asarray(G, dtype=np.float64)
-        if G.ndim != 3:
-            raise ValueError(f"{name}[{k}] must be a 3-d core (r_prev, n, r_next), got shape {G.shape}")
-        if G.shape[0] != r_prev:
-            raise ValueError(f"{name}[{k}] has left rank {G.shape[0]}, expected {r_prev} (ranks must chain)")
-        r_prev = G.shape[2]
-        cores.append(G)
-    if r_prev != 1:
-        raise ValueError(f"the last core of {name} must have right rank 1, got {r_prev}")
-    if grid_ is not None:
-        if len(cores) != grid_.d:
-            raise ValueError(f"{name} has {len(cores)} cores but the grid has dimension d = {grid_.d}")
-        bad = [G.shape[1] for G in cores if G.shape[1] != grid_.n]
-        if bad:
-            raise ValueError(f"every core of {name} must have n = {grid_.n} grid nodes, got {bad[0]}")
-    return cores
-
-
 def tt_ranks(Y) -> list[int]:
     """TT ranks ``[1, r_1, ..., r_{d-1}, 1]``."""
-    return [1] + [int(G.shape[2]) for G in _check_tt(Y)]
+    return [1] + [int(G.shape[2]) for G in check.tt(Y)]
 
 
 def tt_storage(Y) -> int:
     r"""Numbers stored by the TT: :math:`\sum_k r_{k-1} n_k r_k` (Eq. 13), against :math:`\prod n_k` in full."""
-    return int(sum(G.size for G in _check_tt(Y)))
+    return int(sum(G.size for G in check.tt(Y)))
 
 
 def tt_full(Y) -> np.ndarray:
     """The full array (n, ..., n) of a TT (only for small n^d)."""
-    return teneva.full(_check_tt(Y))
+    return teneva.full(check.tt(Y))
 
 
 def tt_scale(Y, c: float) -> list:
     """The TT ``c * Y`` (scales the last core)."""
-    Z = [G.copy() for G in _check_tt(Y)]
+    Z = [G.copy() for G in check.tt(Y)]
     Z[-1] = Z[-1] * float(c)
     return Z
 
@@ -280,7 +241,7 @@ def tt_norm(Y) -> float:
     Accurate to rounding even for differences of nearly equal tensors (``teneva.norm``,
     via inner products, is limited to about :math:`10^{-8}` relative there).
     """
-    Z = _check_tt(Y)
+    Z = check.tt(Y)
     if len(Z) > 1:
         Z = teneva.orthogonalize(Z, len(Z) - 1)
     return float(np.linalg.norm(Z[-1]))
@@ -288,7 +249,7 @@ def tt_norm(Y) -> float:
 
 def tt_relative_error(Y, Y_ref) -> float:
     r""":math:`\lVert Y - Y_{ref}\rVert_F / \lVert Y_{ref}\rVert_F` on the grid, accurate to rounding."""
-    Y, Y_ref = _check_tt(Y, "Y"), _check_tt(Y_ref, "Y_ref")
+    Y, Y_ref = check.tt(Y, "Y"), check.tt(Y_ref, "Y_ref")
     if [G.shape[1] for G in Y] != [G.shape[1] for G in Y_ref]:
         raise ValueError("Y and Y_ref must have the same shape")
     return tt_norm(teneva.sub(Y, Y_ref)) / tt_norm(Y_ref)
@@ -297,17 +258,37 @@ def tt_relative_error(Y, Y_ref) -> float:
 def tt_truncate(Y, tol: float = 1e-12, rank_max: int | None = None) -> list:
     r"""Round a TT to relative accuracy ``tol`` (Frobenius) and rank <= ``rank_max`` (TT-SVD).
 
-    Uses ``teneva.truncate(..., is_eigh=False)``: true SVDs, so accuracies below
-    :math:`10^{-8}` are honoured (teneva's default squares the singular values).
+    Oseledets' rounding (SIAM J. Sci. Comput. 33, 2011, Alg. 2): left-orthogonalise by
+    QR, then sweep right to left; at bond k the unfolding ``Z[k]`` (r, n r') is
+    factored :math:`U S V^T` by a true SVD (accuracies below :math:`10^{-8}` are
+    honoured), :math:`V^T` becomes the (right-orthonormal) core and :math:`U S` moves
+    into core k − 1. Every bond is then cut against an orthonormal context, with the
+    threshold :math:`\delta = \mathrm{tol}\,\lVert Y\rVert / \sqrt{d-1}`, so the ranks
+    are the numerical ranks of the unfoldings of the full tensor at that threshold
+    (minimal; tested against the SVD of the full tensor). ``teneva.truncate(...,
+    is_eigh=False)`` leaves S in the right core (``give_to='r'``), so its interior bonds
+    are cut against a non-orthonormal context and keep too many ranks for d >= 3.
     """
     tol = check.positive(tol, "tol")
-    r = 1e12 if rank_max is None else int(rank_max)
-    if r < 1:
+    r_cap = None if rank_max is None else int(rank_max)
+    if r_cap is not None and r_cap < 1:
         raise ValueError(f"rank_max must be >= 1, got {rank_max}")
-    Z = _check_tt(Y)
-    if len(Z) == 1:
+    Z = check.tt(Y)
+    d = len(Z)
+    if d == 1:
         return Z
-    return teneva.truncate(Z, tol, r, is_eigh=False)
+    Z = teneva.orthogonalize(Z, d - 1)
+    delta = tol * float(np.linalg.norm(Z[-1])) / np.sqrt(d - 1)
+    for k in range(d - 1, 0, -1):
+        r1, n, r2 = Z[k].shape
+        U, s, Vt = np.linalg.svd(Z[k].reshape(r1, n * r2), full_matrices=False)
+        tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]              # tail[j] = ||s[j:]||
+        r = max(1, int(np.count_nonzero(tail > delta)))
+        if r_cap is not None:
+            r = min(r, r_cap)
+        Z[k] = Vt[:r].reshape(r, n, r2)
+        Z[k - 1] = np.einsum("anb,bc->anc", Z[k - 1], U[:, :r] * s[:r])
+    return Z
 
 
 def tt_integral(Y, grid_: Grid) -> float:
@@ -316,7 +297,7 @@ def tt_integral(Y, grid_: Grid) -> float:
     Same as ``teneva.func_sum(teneva.func_int(Y), a, b)``; one contraction with the
     weights of :func:`quadrature_weights` per core.
     """
-    Z = _check_tt(Y, "Y", grid_)
+    Z = check.tt(Y, "Y", grid_)
     w = quadrature_weights(grid_.a, grid_.b, grid_.n)
     v = np.ones((1,))
     for G in Z:
@@ -470,13 +451,9 @@ def tt_cross(func, grid_: Grid, tol: float = 1e-10, nswp: int = 10, rank0: int =
     if Y0 is None:
         Y0 = teneva.rand(grid_.shape, rank0, seed=seed)
     else:
-        Y0 = _check_tt(Y0, "Y0", grid_)
+        Y0 = check.tt(Y0, "Y0", grid_)
     Y = _cross(f, Y0, int(nswp), tol, 1, int(dr_max), int(rank_max), info=info)
     return tt_truncate(Y, tol, rank_max)
-
-
-def _check_points(x, grid_: Grid, name="x"):
-    return check.points(x, name, d=grid_.d)
 
 
 def _apply(P, G):
@@ -500,8 +477,8 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     contraction (the same numbers as ``teneva.func_get(x, teneva.func_int(Y), a, b)``,
     without its Python loop). Points outside the box :math:`[a, b]^d` get 0.
     """
-    cores = _check_tt(Y, "Y", grid_)
-    x = _check_points(x, grid_)
+    cores = check.tt(Y, "Y", grid_)
+    x = check.points(x, "x", d=grid_.d)
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], _CHUNK):
         xs = x[s:s + _CHUNK]
@@ -510,16 +487,70 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     return out
 
 
+def chebyshev_basis(s, n: int) -> np.ndarray:
+    r""":math:`T_j(s)` for j < n at every entry of s (any shape) -> array (n, *s.shape).
+
+    The one Chebyshev basis of the library: the three-term recurrence
+    :math:`T_{j+1} = 2 s T_j - T_{j-1}` (s in [−1, 1], the mapped coordinate
+    :math:`\hat x = (2x - a - b)/(b - a)`). For s of shape (d, m), ``B[:, k, :].T`` is the
+    (m, n) basis matrix of coordinate k.
+    """
+    st = np.ascontiguousarray(np.asarray(s, dtype=np.float64))
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    B = np.empty((n,) + st.shape)
+    B[0] = 1.0
+    if n > 1:
+        B[1] = st
+    two_s = 2.0 * st
+    for j in range(2, n):
+        np.multiply(two_s, B[j - 1], out=B[j])
+        B[j] -= B[j - 2]
+    return B
+
+
+def tt_chain_gradient(T, dT=None):
+    r"""Value and gradient of a TT whose cores are already evaluated at m points.
+
+    ``T[k]`` (m, r_{k-1}, r_k) is core k at coordinate :math:`x_k` of each point and
+    ``dT[k]`` its derivative in :math:`x_k`. The value is the matrix product
+    :math:`T_1 \cdots T_d` and, by the product rule, :math:`\partial_k` of it is
+    :math:`L_{k-1}\, dT_k\, R_{k+1}` with the shared prefix products
+    :math:`L_k = T_1 \cdots T_k` and suffix products :math:`R_k = T_k \cdots T_d`
+    (about three evaluations in all). The one TT gradient of the library (used by
+    :func:`tt_gradient`, the exact OU evaluation of :mod:`ddpm_ot_lib.fokker_planck`
+    and the closed-form reference of :mod:`ddpm_ot_lib.references`).
+
+    Returns (value (m,), gradient (m, d) or None when ``dT`` is None).
+    """
+    m, d = T[0].shape[0], len(T)
+    left = [np.ones((m, 1, 1))]
+    for Tk in T:
+        left.append(left[-1] @ Tk)
+    val = left[d][:, 0, 0]
+    if dT is None:
+        return val, None
+    right = [np.ones((m, 1, 1))]
+    for Tk in T[::-1]:
+        right.append(Tk @ right[-1])
+    right = right[::-1]
+    grad = np.empty((m, d))
+    for k in range(d):
+        grad[:, k] = (left[k] @ dT[k] @ right[k + 1])[:, 0, 0]
+    return val, grad
+
+
 def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
     r"""Gradient :math:`\nabla p` (m, d) of the interpolant of the TT Y at points x (m, d).
 
     Exact derivative of the interpolating polynomial: in direction k the core k is
-    replaced by :math:`D_1 G_k` (prefix and suffix products are shared, so the cost is
-    that of about three evaluations). With ``with_value`` also returns p(x) (m,).
+    replaced by :math:`D_1 G_k`, contracted by :func:`tt_chain_gradient` (prefix and
+    suffix products shared). With ``with_value`` also returns p(x) (m,).
     Zero outside the box.
     """
-    cores = _check_tt(Y, "Y", grid_)
-    x = _check_points(x, grid_)
+    cores = check.tt(Y, "Y", grid_)
+    x = check.points(x, "x", d=grid_.d)
     d1 = diff_matrices(grid_.a, grid_.b, grid_.n)[0]
     dcores = [np.matmul(d1, G) for G in cores]
     m, d = x.shape
@@ -530,14 +561,5 @@ def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
         mats = [_interp_matrix(xs[:, k], grid_.a, grid_.b, grid_.n) for k in range(d)]
         T = [_apply(P, G) for P, G in zip(mats, cores)]
         dT = [_apply(P, G) for P, G in zip(mats, dcores)]
-        left = [np.ones((xs.shape[0], 1))]
-        for k in range(d):
-            left.append(np.einsum("mr,mrs->ms", left[-1], T[k]))
-        right = [np.ones((xs.shape[0], 1))]
-        for k in range(d - 1, -1, -1):
-            right.append(np.einsum("mrs,ms->mr", T[k], right[-1]))
-        right = right[::-1]
-        val[s:s + _CHUNK] = left[d][:, 0]
-        for k in range(d):
-            grad[s:s + _CHUNK, k] = np.einsum("mr,mrs,ms->m", left[k], dT[k], right[k + 1])
+        val[s:s + _CHUNK], grad[s:s + _CHUNK] = tt_chain_gradient(T, dT)
     return (grad, val) if with_value else grad

@@ -57,9 +57,9 @@ from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["Equation", "ornstein_uhlenbeck", "gaussian_ou", "Solution", "initial_tt",
-           "ou_generator", "ou_matrix", "propagate_exact", "solve_exact", "diffusion_matrix",
+           "ou_generator", "ou_eigen", "clear_caches", "ou_matrix", "propagate_exact", "solve_exact", "diffusion_matrix",
            "characteristics", "convection_step", "splitting_step", "solve_splitting",
-           "tt_at", "density", "gradient", "score", "score_function", "masses", "ou_reference"]
+           "tt_at", "density", "gradient", "score", "score_function", "mass", "masses"]
 
 
 # =========================================================================== the equation
@@ -176,6 +176,7 @@ class Solution:
     info: dict = field(default_factory=dict)
     initial: list | None = None
     _eig_cores: list | None = field(default=None, repr=False)
+    _coef0: list | None = field(default=None, repr=False)
 
     @property
     def ranks(self) -> list[list[int]]:
@@ -196,7 +197,7 @@ def ou_generator(a, b, n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _ou_eigen(a: float, b: float, n: int):
+def ou_eigen(a: float, b: float, n: int):
     """Eigendecomposition (lam, V, V^{-1}) of the interior block of L (Dirichlet), or None.
 
     L is not normal (cond(V) is about 3e6 for n = 250 on [-8, 8], but 5e8 for n = 100 on
@@ -211,6 +212,13 @@ def _ou_eigen(a: float, b: float, n: int):
     if not (kappa < 1e8 and resid < 1e-10):
         return None
     return lam, V, Vinv
+
+
+def clear_caches() -> None:
+    """Forget the cached eigendecompositions (benchmarks time them in every run)."""
+    ou_eigen.cache_clear()
+    _real_stack.cache_clear()
+    _spectral.cache_clear()
 
 
 def _interior_generator(a, b, n):
@@ -229,11 +237,11 @@ def ou_matrix(a, b, n: int, t: float) -> np.ndarray:
     with each other. The d-dimensional propagator is :math:`A_t \otimes \cdots \otimes A_t`:
     in the TT format each core is multiplied by :math:`A_t` (:func:`propagate_exact`).
     """
-    a, b, n = cheb._check_interval(a, b, n)
+    a, b, n = check.interval(a, b, n)
     t = check.time(t)
     if t == 0.0:
         return np.eye(n)
-    eig = _ou_eigen(a, b, n)
+    eig = ou_eigen(a, b, n)
     out = np.zeros((n, n))
     if eig is None:
         out[1:-1, 1:-1] = expm(t * _interior_generator(a, b, n))
@@ -251,7 +259,7 @@ def _mul_cores(mat, Y):
 def propagate_exact(Y, grid_: cheb.Grid, t: float) -> list:
     r""":math:`p_t` from the TT of :math:`p_0`: every core multiplied by :func:`ou_matrix` (same ranks)."""
     grid_ = _check_grid(grid_)
-    cores = cheb._check_tt(Y, "Y", grid_)
+    cores = check.tt(Y, "Y", grid_)
     return _mul_cores(ou_matrix(grid_.a, grid_.b, grid_.n, t), cores)
 
 
@@ -264,7 +272,7 @@ def solve_exact(Y0, grid_: cheb.Grid, times) -> Solution:
     :math:`G_k(t) = V e^{t\Lambda} H_k`, :math:`O(n^2 r^2)` per core (:func:`ou_matrix`).
     """
     grid_ = _check_grid(grid_)
-    Y0 = cheb._check_tt(Y0, "Y0", grid_)
+    Y0 = check.tt(Y0, "Y0", grid_)
     times = check.times(times, "times")
     start = _time.perf_counter()
     sol = Solution(grid_, times, [], "exact", {}, initial=Y0)
@@ -278,16 +286,14 @@ def _exact_cores_at(sol: Solution, t: float) -> list:
     g = sol.grid
     if t == 0.0:
         return sol.initial
-    eig = _ou_eigen(g.a, g.b, g.n)
+    eig = ou_eigen(g.a, g.b, g.n)
     if eig is None:
         return propagate_exact(sol.initial, g, t)
     lam, V, Vinv = eig
-    if sol._eig_cores is None:  # H_k as (n - 2, r1 r2) matrices
-        sol._eig_cores = [Vinv @ G[:, 1:-1, :].transpose(1, 0, 2).reshape(g.n - 2, -1) for G in sol.initial]
     e = np.exp(t * lam)[:, None]
     vcat = _real_stack(g.a, g.b, g.n)
     out = []
-    for G0, H in zip(sol.initial, sol._eig_cores):
+    for G0, H in zip(sol.initial, _eigen_cores(sol, Vinv)):
         r1, _, r2 = G0.shape
         W = e * H  # Re(V W) = [Re V, -Im V] @ [Re W; Im W]: one real product, not a complex one
         G = np.zeros((g.n, r1 * r2))
@@ -296,10 +302,91 @@ def _exact_cores_at(sol: Solution, t: float) -> list:
     return out
 
 
+def _eigen_cores(sol: Solution, Vinv) -> list:
+    """H_k = V^{-1} G_k (interior rows) as (n - 2, r1 r2) matrices, computed once per solution."""
+    if sol._eig_cores is None:
+        n = sol.grid.n
+        sol._eig_cores = [Vinv @ G[:, 1:-1, :].transpose(1, 0, 2).reshape(n - 2, -1) for G in sol.initial]
+    return sol._eig_cores
+
+
 @lru_cache(maxsize=16)
 def _real_stack(a, b, n):
-    V = _ou_eigen(a, b, n)[1]
+    V = ou_eigen(a, b, n)[1]
     return np.hstack([V.real, -V.imag])
+
+
+@lru_cache(maxsize=16)
+def _spectral(a, b, n):
+    """Per grid: Q (values -> Chebyshev coefficients), Dc (d/dx on coefficients), Q[:, 1:-1] [Re V, -Im V]."""
+    Q = cheb.values_to_coefficients(np.eye(n))
+    Dc = np.zeros((n, n))
+    for j in range(n):
+        Dc[: n - 1, j] = np.polynomial.chebyshev.chebder(np.eye(n)[j]) * (2.0 / (b - a))
+    QV = None if ou_eigen(a, b, n) is None else Q[:, 1:-1] @ _real_stack(a, b, n)
+    for arr in (Q, Dc) + (() if QV is None else (QV,)):
+        arr.setflags(write=False)
+    return Q, Dc, QV
+
+
+def _exact_coefficients(sol: Solution, t: float) -> list:
+    r"""Chebyshev coefficients of the cores of :math:`p_t` and of their x-derivatives.
+
+    List of d arrays (n, 2 r_{k-1} r_k): the first r_{k-1} r_k columns are the
+    coefficients of core k, the others those of its derivative. For t > 0 the
+    coefficients come straight from :math:`H_k = V^{-1} G_k` (one real product with
+    :math:`Q\,[\mathrm{Re}\,V, -\mathrm{Im}\,V]`), not through the nodal values.
+    """
+    g = sol.grid
+    Q, Dc, QV = _spectral(g.a, g.b, g.n)
+    if t == 0.0 and sol._coef0 is not None:
+        return sol._coef0
+    if t == 0.0 or QV is None:
+        C = [Q @ G.transpose(1, 0, 2).reshape(g.n, -1) for G in _exact_cores_at(sol, t)]
+    else:
+        lam, _, Vinv = ou_eigen(g.a, g.b, g.n)
+        e = np.exp(t * lam)[:, None]
+        C = [QV @ np.concatenate([(e * H).real, (e * H).imag]) for H in _eigen_cores(sol, Vinv)]
+    out = [np.concatenate([c, Dc @ c], axis=1) for c in C]
+    if t == 0.0:
+        sol._coef0 = out
+    return out
+
+
+def _exact_evaluate(sol: Solution, x: np.ndarray, t: float, gradient: bool):
+    r""":math:`p_t(x)` (and :math:`\nabla p_t`) of an exact solution from its Chebyshev coefficients.
+
+    The basis :math:`T_j(\hat x_k)` of all points and coordinates comes from one
+    recurrence (:func:`ddpm_ot_lib.chebyshev.chebyshev_basis`), each core is contracted
+    with it by one matrix product, and the TT by :func:`ddpm_ot_lib.chebyshev.tt_chain_gradient`.
+    The same numbers as the nodal path (:func:`ddpm_ot_lib.chebyshev.tt_gradient` on
+    :func:`tt_at`) to about 1e-12 relative (tested), several times faster for the many
+    score calls of the ODE solver. Points outside the box get 0, and so do points on its
+    faces for t > 0 (the propagator's Dirichlet condition, exact on the nodal path).
+    """
+    g = sol.grid
+    inside = ~np.any((x < g.a) | (x > g.b), axis=1)
+    if t > 0.0:   # the Dirichlet ends: p_t = 0 on the box's faces exactly, as on the nodes
+        inside &= ~np.any((x == g.a) | (x == g.b), axis=1)
+    if not inside.all():
+        val, grad = np.zeros(x.shape[0]), (np.zeros(x.shape) if gradient else None)
+        if inside.any():
+            v, gr = _exact_evaluate(sol, x[inside], t, gradient)
+            val[inside] = v
+            if gradient:
+                grad[inside] = gr
+        return val, grad
+    xi = x
+    basis = cheb.chebyshev_basis(((2.0 * xi - g.a - g.b) / (g.b - g.a)).T, g.n)   # (n, d, m)
+    T, dT = [], []
+    for k, C in enumerate(_exact_coefficients(sol, t)):
+        r1, r2 = sol.initial[k].shape[0], sol.initial[k].shape[2]
+        cols = C if gradient else C[:, : r1 * r2]
+        W = (basis[:, k, :].T @ cols).reshape(xi.shape[0], -1, r1, r2)
+        T.append(W[:, 0])
+        if gradient:
+            dT.append(W[:, 1])
+    return cheb.tt_chain_gradient(T, dT if gradient else None)
 
 
 # =========================================================================== splitting (App. C)
@@ -400,7 +487,7 @@ def solve_splitting(equation: Equation, Y0, grid_: cheb.Grid, times, h: float, t
     """
     grid_ = _check_grid(grid_)
     eq = _check_equation(equation, grid_)
-    Y = cheb._check_tt(Y0, "Y0", grid_)
+    Y = check.tt(Y0, "Y0", grid_)
     times = check.times(times, "times")
     h = check.positive(h, "h")
     cross = {"tol": check.positive(tol, "tol"), "rank_max": int(rank_max), "nswp": int(nswp),
@@ -459,19 +546,35 @@ def tt_at(solution: Solution, t: float) -> list[tuple[float, list]]:
     return [(1.0 - w, solution.tensors[i - 1]), (w, solution.tensors[i])]
 
 
+def _is_solution(solution):
+    if not isinstance(solution, Solution):
+        raise TypeError(f"solution must be a fokker_planck.Solution, got {type(solution).__name__}")
+    return solution
+
+
 def _points(solution, x):
-    return check.points(x, "x", d=solution.grid.d)
+    return check.points(x, "x", d=_is_solution(solution).grid.d)
 
 
 def density(solution: Solution, x, t: float) -> np.ndarray:
-    r""":math:`p_t(x)` at points x (m, d) -> (m,) (0 outside the box)."""
+    r""":math:`p_t(x)` at points x (m, d) -> (m,) (0 outside the box).
+
+    Exact solutions are evaluated from the Chebyshev coefficients of :math:`p_t`'s cores
+    (:func:`_exact_evaluate`), splitting solutions by barycentric interpolation of the
+    stored TTs (:func:`tt_at`, :func:`ddpm_ot_lib.chebyshev.tt_evaluate`).
+    """
     x = _points(solution, x)
+    if solution.method == "exact":
+        return _exact_evaluate(solution, x, check.time(t), False)[0]
     return sum(w * cheb.tt_evaluate(Y, solution.grid, x) for w, Y in tt_at(solution, t))
 
 
 def gradient(solution: Solution, x, t: float, with_value: bool = False):
     r""":math:`\nabla p_t(x)` at points x (m, d) -> (m, d); with ``with_value`` also :math:`p_t(x)` (m,)."""
     x = _points(solution, x)
+    if solution.method == "exact":
+        val, grad = _exact_evaluate(solution, x, check.time(t), True)
+        return (grad, val) if with_value else grad
     grad, val = np.zeros_like(x), np.zeros(x.shape[0])
     for w, Y in tt_at(solution, t):
         g, v = cheb.tt_gradient(Y, solution.grid, x, with_value=True)
@@ -515,88 +618,11 @@ def score_function(solution: Solution) -> Callable:
     return _score
 
 
+def mass(solution: Solution, t: float) -> float:
+    r""":math:`\int p_t` over the box at any t the solution serves (Clenshaw–Curtis in TT)."""
+    return float(sum(w * cheb.tt_integral(Y, solution.grid) for w, Y in tt_at(solution, t)))
+
+
 def masses(solution: Solution) -> np.ndarray:
     r""":math:`\int p_t` over the box at every stored time (m,), by Clenshaw–Curtis in TT."""
     return np.array([cheb.tt_integral(Y, solution.grid) for Y in solution.tensors])
-
-
-# =========================================================================== independent ground truth
-
-def _gl_panels(lo, hi, width, k):
-    """Composite Gauss-Legendre nodes and weights on [lo, hi] with panels of at most `width`."""
-    n_pan = int(np.ceil((hi - lo) / width))
-    edges = np.linspace(lo, hi, n_pan + 1)
-    z, w = np.polynomial.legendre.leggauss(k)
-    half = 0.5 * np.diff(edges)
-    mid = 0.5 * (edges[1:] + edges[:-1])
-    return (mid[:, None] + half[:, None] * z[None, :]).ravel(), (half[:, None] * w[None, :]).ravel()
-
-
-def ou_reference(p0: Callable, t: float, x=None, axes=None, with_gradient: bool = False,
-                 half_width: float = 10.0, nodes_per_panel: int = 12, normalise: bool = True):
-    r"""Ground truth for Eq. (8) in d = 2: the transition kernel integrated by quadrature.
-
-    .. math:: p_t(x) = \int k_t(x_1, y_1)\, k_t(x_2, y_2)\, p_0(y)\, dy, \qquad
-              k_t(x, y) = \frac{\exp\bigl(-(x - e^{-t} y)^2 / (2 s^2)\bigr)}{\sqrt{2\pi s^2}},
-              \quad s^2 = 1 - e^{-2t},
-
-    with composite Gauss–Legendre quadrature in y over :math:`[-w, w]^2` (w =
-    ``half_width``), panels no wider than :math:`\min(1, 2 s e^{t})` (the kernel's width
-    in y), ``nodes_per_panel`` nodes each. The kernel is a product, so on a tensor grid
-    this is two matrix products. It uses the formula of :math:`p_0` only (normalised by
-    the same quadrature when ``normalise``): no Chebyshev grid, no TT, nothing shared
-    with the solvers. Needs :math:`s e^t \ge 0.05` (t >= 0.00125), else ValueError.
-
-    Parameters
-    ----------
-    p0 : callable          :math:`p_0(y)` for points (m, 2) -> (m,)
-    t : float > 0
-    x : array (m, 2)       scattered points, or
-    axes : (x1, x2)        1-D arrays (n1,), (n2,): the tensor grid x1 × x2
-    with_gradient : bool   also return :math:`\nabla p_t`
-
-    Returns
-    -------
-    p (m,) or (n1, n2); with ``with_gradient`` also grad (m, 2) or (2, n1, n2).
-    """
-    check.function(p0, "p0")
-    t = check.time(t)
-    if (x is None) == (axes is None):
-        raise ValueError("give exactly one of x (points (m, 2)) and axes ((x1, x2))")
-    s2 = -np.expm1(-2.0 * t)
-    s = np.sqrt(s2)
-    if s * np.exp(t) < 0.05:
-        raise ValueError(f"t = {t} is too small for the quadrature reference (needs t >= 0.00125)")
-    y, wy = _gl_panels(-half_width, half_width, min(1.0, 2.0 * s * np.exp(t)), int(nodes_per_panel))
-    yy1, yy2 = np.meshgrid(y, y, indexing="ij")
-    P0 = np.asarray(p0(np.column_stack([yy1.ravel(), yy2.ravel()])), dtype=np.float64).reshape(y.size, y.size)
-    P0 = P0 * wy[:, None] * wy[None, :]
-    if normalise:
-        P0 = P0 / P0.sum()
-    c = np.exp(-t)
-
-    def kern(xv):
-        diff = xv[:, None] - c * y[None, :]
-        k = np.exp(-0.5 * diff**2 / s2) / np.sqrt(2 * np.pi * s2)
-        return k, -diff / s2 * k
-
-    if axes is not None:
-        x1, x2 = (np.asarray(v, dtype=np.float64).ravel() for v in axes)
-        k1, dk1 = kern(x1)
-        k2, dk2 = kern(x2)
-        p = k1 @ P0 @ k2.T
-        if not with_gradient:
-            return p
-        return p, np.stack([dk1 @ P0 @ k2.T, k1 @ P0 @ dk2.T])
-    x = check.points(x, "x", d=2)
-    p = np.empty(x.shape[0])
-    grad = np.empty_like(x)
-    for st in range(0, x.shape[0], 512):
-        k1, dk1 = kern(x[st:st + 512, 0])
-        k2, dk2 = kern(x[st:st + 512, 1])
-        a1 = k1 @ P0
-        p[st:st + 512] = (a1 * k2).sum(axis=1)
-        if with_gradient:
-            grad[st:st + 512, 0] = ((dk1 @ P0) * k2).sum(axis=1)
-            grad[st:st + 512, 1] = (a1 * dk2).sum(axis=1)
-    return (p, grad) if with_gradient else p

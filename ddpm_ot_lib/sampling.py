@@ -44,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial import chebyshev as npcheb
 
+from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["tt_coefficients", "tt_sample", "tt_marginal", "tt_marginal_cdf", "grid_node_sample"]
@@ -56,12 +57,7 @@ _CHUNK = 8192  # samples per block (bounds the (block, table) arrays of the inve
 def _check(Y, grid):
     if not isinstance(grid, cheb.Grid):
         raise TypeError(f"grid must be a chebyshev.Grid (use chebyshev.grid(a, b, n, d)), got {type(grid).__name__}")
-    cheb.tt_ranks(Y)  # raises TypeError / ValueError for a malformed TT
-    cores = [np.asarray(G, dtype=np.float64) for G in Y]
-    if len(cores) != grid.d:
-        raise ValueError(f"Y has {len(cores)} cores but the grid has dimension d = {grid.d}")
-    if any(G.shape[1] != grid.n for G in cores):
-        raise ValueError(f"every core of Y must have n = {grid.n} grid nodes, got {[G.shape[1] for G in cores]}")
+    cores = check.tt(Y, "Y", grid)  # TypeError / ValueError for a malformed TT or the wrong grid
     if not all(np.all(np.isfinite(G)) for G in cores):
         raise ValueError("Y must be finite; a core contains NaN or inf")
     return cores
@@ -76,9 +72,7 @@ def _rng(seed):
 
 
 def _count(n, name="n"):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
-    return int(n)
+    return check.positive_int(n, name)
 
 
 def _moments(n):
@@ -112,15 +106,14 @@ def _suffixes(coefs):
     return R, float(v.item())
 
 
-def _cheb_basis(theta, n):
-    """cos(j theta) for j < n: (m, n), i.e. T_j(cos theta)."""
-    return np.cos(theta[:, None] * np.arange(n)[None, :])
+def _basis(s, n):
+    """T_j(s) for j < n at the points s (m,) in [-1, 1] -> (m, n) (chebyshev.chebyshev_basis)."""
+    return cheb.chebyshev_basis(np.clip(s, -1.0, 1.0), n).T
 
 
 def _series(coef, s):
     """Row-wise Chebyshev series: sum_j coef[m, j] T_j(s[m]) -> (m,)."""
-    theta = np.arccos(np.clip(s, -1.0, 1.0))
-    return np.einsum("mj,mj->m", coef, _cheb_basis(theta, coef.shape[1]))
+    return np.einsum("mj,mj->m", coef, _basis(s, coef.shape[1]))
 
 
 # --------------------------------------------------------------------------- sampling
@@ -138,9 +131,9 @@ def _invert_cdf(a, u, table, tol, max_iter):
                          f"(smallest conditional mass {total.min():.3g})")
     target = u * total
     grid_s = np.linspace(-1.0, 1.0, table)
-    theta = np.arccos(grid_s)
-    Fb = b @ _cheb_basis(theta, n + 1).T                 # (m, table) CDF on the table
-    fb = a @ _cheb_basis(theta, n).T                     # (m, table) density on the table
+    Tb = _basis(grid_s, n + 1)
+    Fb = b @ Tb.T                                        # (m, table) CDF on the table
+    fb = a @ Tb[:, :n].T                                 # (m, table) density on the table
     neg = np.maximum(-fb, 0.0)
     neg_mass = float((np.trapezoid(neg, grid_s, axis=1) / total).max())
     # first table interval where F reaches the target: F(lo) < target <= F(hi)
@@ -160,8 +153,7 @@ def _invert_cdf(a, u, table, tol, max_iter):
         if idx.size == 0:
             break
         sa = s[idx]
-        theta_a = np.arccos(np.clip(sa, -1.0, 1.0))
-        basis = _cheb_basis(theta_a, n + 1)
+        basis = _basis(sa, n + 1)
         F = np.einsum("mj,mj->m", b[idx], basis) - target[idx]
         f = np.einsum("mj,mj->m", a[idx], basis[:, :n])
         below = F < 0
@@ -229,7 +221,7 @@ def tt_sample(Y, grid, n: int, seed=0, table: int = 257, tol: float = 1e-14, max
             neg_mass, iters = max(neg_mass, neg), max(iters, it)
             out[sl, k] = grid.a + 0.5 * (grid.b - grid.a) * (s + 1.0)
             if k < grid.d - 1:
-                T = _cheb_basis(np.arccos(np.clip(s, -1.0, 1.0)), ng)      # (chunk, n_grid)
+                T = _basis(s, ng)                                           # (chunk, n_grid)
                 W = (T @ C.reshape(ng, r1 * r2)).reshape(-1, r1, r2)
                 nl = (left[sl][:, None, :] @ W)[:, 0, :]
                 scale = np.abs(nl).max(axis=1, keepdims=True)

@@ -142,6 +142,32 @@ def test_tt_truncate_reaches_accuracy_below_sqrt_eps():
     assert np.abs(ch.tt_full(Z) - M).max() < 1e-14
 
 
+def _unfolding_ranks(A, delta):
+    """Numerical ranks of the unfoldings of the full tensor A at absolute threshold delta."""
+    out = []
+    for k in range(1, A.ndim):
+        s = np.linalg.svd(A.reshape(int(np.prod(A.shape[:k])), -1), compute_uv=False)
+        out.append(int(np.count_nonzero(np.sqrt(np.cumsum(s[::-1] ** 2))[::-1] > delta)))
+    return out
+
+
+@pytest.mark.parametrize("d", [3, 4])
+def test_tt_truncate_gives_the_ranks_of_the_unfoldings(d):
+    # a TT far more accurate than asked for: its singular values decay, and rounding to
+    # 1e-4 must keep exactly the numerical ranks of the full tensor's unfoldings
+    # (teneva.truncate(..., is_eigh=False) keeps [12, 10] for d = 3 where they are [10, 10])
+    g = ch.grid(-3, 3, 14, d)
+    Y = ch.tt_cross(lambda x: 1.0 / (1.0 + (x**2).sum(axis=1) + (x[:, 1:] * x[:, :-1]).sum(axis=1) / 2),
+                    g, tol=1e-13)
+    tol = 1e-4
+    Z = ch.tt_truncate(Y, tol)
+    A = ch.tt_full(Y)
+    expected = _unfolding_ranks(A, tol * np.linalg.norm(A) / np.sqrt(d - 1))
+    assert ch.tt_ranks(Z)[1:-1] == expected
+    assert max(expected) < max(ch.tt_ranks(Y))
+    assert np.linalg.norm(ch.tt_full(Z) - A) <= tol * np.linalg.norm(A)
+
+
 def test_storage_count_eq13():
     g = ch.grid(-1, 1, 10, 4)
     Y = teneva.rand(g.shape, 3, seed=0)

@@ -1,4 +1,4 @@
-"""Both Fokker-Planck solvers against the independent quadrature ground truth and closed forms."""
+"""Both Fokker-Planck solvers against the independent quadrature ground truth (references) and closed forms."""
 import numpy as np
 import pytest
 from scipy.integrate import quad_vec, solve_ivp
@@ -7,6 +7,7 @@ from scipy.linalg import expm
 from ddpm_ot_lib import chebyshev as ch
 from ddpm_ot_lib import densities, flow, gaussian
 from ddpm_ot_lib import fokker_planck as fp
+from ddpm_ot_lib import references
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -37,26 +38,6 @@ def _samples_of_pt(mean, cov, t, n, rng):
 
 # ----------------------------------------------------------------------------- ground truth
 
-def test_reference_matches_gaussian_closed_form():
-    mean, cov = np.array([0.5, -1.0]), np.array([[0.6, 0.2], [0.2, 0.4]])
-    eq = fp.gaussian_ou(mean, cov)
-    x = np.random.default_rng(0).normal(size=(200, 2))
-    for t in (0.002, 0.05, 1.0, 5.0):
-        p, grad = fp.ou_reference(eq.initial, t, x=x, with_gradient=True)
-        ex = eq.exact(x, t)
-        assert np.abs(p - ex).max() < 1e-12 * ex.max()
-        assert np.abs(grad / p[:, None] - gaussian.score(x, t, mean, cov)).max() < 1e-10
-    axes = (np.linspace(-3, 3, 7), np.linspace(-2, 2, 5))
-    grid_p = fp.ou_reference(eq.initial, 0.3, axes=axes)
-    xx = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
-    assert np.allclose(grid_p.ravel(), fp.ou_reference(eq.initial, 0.3, x=xx), rtol=1e-13)
-
-
-def test_reference_refuses_tiny_times():
-    with pytest.raises(ValueError, match="too small"):
-        fp.ou_reference(lambda y: np.ones(len(y)), 1e-4, x=np.zeros((1, 2)))
-
-
 # ----------------------------------------------------------------------------- exact propagator
 
 @pytest.mark.parametrize("n", [20, 50, 120])
@@ -74,7 +55,7 @@ def test_ou_matrix_equals_expm_and_is_a_semigroup(n):
 
 def test_ou_matrix_falls_back_to_expm_on_large_boxes():
     """On [-12, 12] the eigenvectors are too ill-conditioned (cond ~ 5e8): expm is used, same result."""
-    assert fp._ou_eigen(-12.0, 12.0, 100) is None
+    assert fp.ou_eigen(-12.0, 12.0, 100) is None
     mean, cov = np.array([0.3, -0.2]), np.array([[0.5, 0.1], [0.1, 0.7]])
     eq = fp.gaussian_ou(mean, cov)
     g = ch.grid(-12, 12, 100, 2)
@@ -87,7 +68,7 @@ def test_ou_matrix_falls_back_to_expm_on_large_boxes():
 def test_exact_against_ground_truth_d2(mixture2):
     dens, g, times, exact, _ = mixture2
     for t, Y in zip(times[1:], exact.tensors[1:]):
-        ref = fp.ou_reference(dens, t, axes=(g.nodes, g.nodes))
+        ref = references.ou_reference(dens, t, axes=(g.nodes, g.nodes))
         err = np.linalg.norm(ch.tt_full(Y) - ref) / np.linalg.norm(ref)
         assert err < 1e-9, (t, err)
         assert ch.tt_ranks(Y) == ch.tt_ranks(dens.tt)  # ranks never grow
@@ -128,7 +109,7 @@ def test_exact_at_any_time_equals_stored_times(mixture2):
 def test_splitting_against_ground_truth_d2(mixture2):
     dens, g, times, _, split = mixture2
     for t, Y in zip(times[1:], split.tensors[1:]):
-        ref = fp.ou_reference(dens, t, axes=(g.nodes, g.nodes))
+        ref = references.ou_reference(dens, t, axes=(g.nodes, g.nodes))
         err = np.linalg.norm(ch.tt_full(Y) - ref) / np.linalg.norm(ref)
         assert err < 1e-4, (t, err)  # splitting error, h = 0.0125 (second order)
 
@@ -217,7 +198,7 @@ def test_score_where_the_density_matters_d2(mixture2):
     y = y[keep][:300]
     for t in times[1:]:
         x = np.exp(-t) * y + np.sqrt(1 - np.exp(-2 * t)) * rng.normal(size=y.shape)
-        p, grad = fp.ou_reference(dens, t, x=x, with_gradient=True)
+        p, grad = references.ou_reference(dens, t, x=x, with_gradient=True)
         ref = grad / p[:, None]
         scale = np.abs(ref).max()
         assert np.abs(fp.score(exact, x, t) - ref).max() < 1e-6 * scale

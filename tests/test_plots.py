@@ -61,3 +61,28 @@ def test_gaussian_density_rejects(ax, mean, cov, extent, msg):
 def test_exports():
     for name in ("blend", "time_color", "gaussian_density", "gaussian_ellipse", "trajectories", "displacements"):
         assert name in plots.__all__ and callable(getattr(plots, name))
+
+
+# --- tt: the Table 1 chapter's plot helpers (moved from tests/test_experiments.py)
+
+def test_plot_helpers_of_the_chapter():
+    fig, axes = plt.subplots(1, 3)
+    vals = np.exp(-np.add.outer(np.linspace(-2, 2, 20) ** 2, np.linspace(-2, 2, 30) ** 2))
+    assert plots.density_map(axes[0], vals, (-2, 2, -2, 2)) is axes[0]
+    assert len(axes[0].images) == 1
+    lines = np.random.default_rng(0).normal(size=(4, 10, 2))
+    lines[0, 3] = np.nan                                       # gaps are allowed
+    plots.polylines(axes[1], lines)
+    assert len(axes[1].lines) == 4
+    plots.strip(axes[2], {2: [1e-16, -2e-16, np.nan], 3: [3e-16]}, reference={2: 5e-15, 3: 2e-15})
+    assert len(axes[2].collections) == 2 and len(axes[2].lines) == 2
+    assert [t.get_text() for t in axes[2].get_xticklabels()] == ["2", "3"]
+    with pytest.raises(ValueError, match="2-D"):
+        plots.density_map(axes[0], np.ones(5), (0, 1, 0, 1))
+    with pytest.raises(ValueError, match="extent"):
+        plots.density_map(axes[0], vals, (1, 0, 0, 1))
+    with pytest.raises(ValueError, match="lines"):
+        plots.polylines(axes[1], [np.ones((3, 3))])
+    with pytest.raises(ValueError, match="groups"):
+        plots.strip(axes[2], {})
+    plt.close(fig)
