@@ -26,7 +26,8 @@ from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["gauss_legendre", "ou_coefficients", "ou_reference", "tt_gaussian_reference",
-           "mixture_formula", "mixture_reference", "reference_density"]
+           "mixture_formula", "mixture_reference", "reference_density", "paper_formula_on_grid",
+           "interpolant_tt_reference"]
 
 
 def gauss_legendre(lo: float, hi: float, panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +201,8 @@ def _mixture_on_tensor_grid(params, y, d):
 
 
 def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels: int | None = None,
-                      nodes: int | None = None, gradient: bool = False, cache: dict | None = None):
+                      nodes: int | None = None, gradient: bool = False, cache: dict | None = None,
+                      on_grid: Callable | None = None):
     r"""Reference :math:`p_t` for a density of Eq. (14): the OU kernel integrated against its formula.
 
     .. math:: p_t(x) = \frac{1}{Z}\int_{B} \tilde p_0(y) \prod_{k=1}^d \frac{1}{\sqrt{2\pi s^2}}
@@ -217,6 +219,8 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
     relative for t >= 0.05 (tested against :func:`ddpm_ot_lib.fokker_planck.ou_reference`
     in 2-D and closed forms in 3-D).
     No Chebyshev grid, no TT. t = 0 is refused (the reference is then the formula).
+    ``on_grid(y)``, when given, is the formula on the tensor grid :math:`y^{\otimes d}`
+    (the paper's family: :func:`paper_formula_on_grid`) in place of ``params``'.
     Returns p (m,) or (p, grad (m, d)).
     """
     x = check.points(x, "x", d=d)
@@ -233,7 +237,7 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
         y, P0 = cache[key]
     else:
         y, w = gauss_legendre(box[0], box[1], panels, nodes)
-        P0 = _mixture_on_tensor_grid(params, y, d)
+        P0 = _mixture_on_tensor_grid(params, y, d) if on_grid is None else on_grid(y)
         for k in range(d):
             shape = [1] * d
             shape[k] = -1
@@ -272,6 +276,8 @@ def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | N
     """
     x = check.points(x, "x", d=dens.d)
     t = check.time(t)
+    if getattr(dens, "family", "smooth") == "paper":
+        return _paper_reference(dens, x, t, gradient, cache)
     if dens.kind == "tt_gaussian":
         return tt_gaussian_reference(dens.params, x, t, dens.norm_const, gradient=gradient)
     if dens.kind != "mixture":
@@ -281,3 +287,58 @@ def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | N
         return (out[0] / dens.norm_const, out[1] / dens.norm_const) if gradient else out / dens.norm_const
     return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b),
                              gradient=gradient, cache=cache)
+
+
+# --- table: references for the paper's family (densities.random_density(..., family="paper"))
+
+def paper_formula_on_grid(dens, y) -> np.ndarray:
+    r"""The unnormalised formula of a paper-family Eq. (14) density on :math:`y^{\otimes d}` -> (N, ..., N).
+
+    Its :math:`q_2` couples the coordinates through :math:`z_i^2 z_j^2`, so it is
+    evaluated point by point (``RandomDensity.unnormalised``), one slab of the first
+    axis at a time.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    d, n = dens.d, y.size
+    rest = np.stack(np.meshgrid(*[y] * (d - 1), indexing="ij"), axis=-1).reshape(-1, d - 1)
+    out = np.empty((n, rest.shape[0]))
+    for i, yi in enumerate(y):
+        out[i] = dens.unnormalised(np.column_stack([np.full(rest.shape[0], yi), rest]))
+    return out.reshape((n,) * d)
+
+
+def interpolant_tt_reference(dens, x, t: float, gradient: bool = False, nodes: int = 25):
+    r"""Reference :math:`p_t` for the paper's Eq. (15): the OU kernel integrated against each factor.
+
+    :math:`\tilde p_0(y) = F_1(y_1) \cdots F_d(y_d)` (``RandomDensity.factor``: the
+    Chebyshev interpolant of the node values, which *is* this density's formula) and the
+    kernel is a product, so :math:`p_t(x) = \frac1Z \prod_k \int_a^b k_t(x_k, y) F_k(y)\,dy`
+    (a chain of (r, r') matrices), each integral by the composite Gauss–Legendre rule of
+    panels :math:`\min(0.5, 2.2\sigma)` wide (:math:`\sigma = s e^t`), ``nodes`` nodes each
+    (the factors are polynomials of degree N − 1). No TT rounding, no propagator.
+    """
+    t = check.time(t)
+    if t == 0.0:
+        return dens.gradient(x) if gradient else dens(x)
+    c, s2 = ou_coefficients(t)
+    g = dens.grid
+    sigma = math.sqrt(math.expm1(2.0 * t))
+    y, w = gauss_legendre(g.a, g.b, int(math.ceil((g.b - g.a) / min(0.5, 2.2 * sigma))), nodes)
+    ents, dents = [], []
+    for k in range(dens.d):
+        wf = w[:, None, None] * dens.factor(k, y)                       # (q, r, r')
+        diff = x[:, k, None] - c * y[None, :]
+        kern = np.exp(-0.5 * diff**2 / s2) / math.sqrt(2 * math.pi * s2)
+        ents.append(np.einsum("mq,qab->mab", kern, wf))
+        dents.append(np.einsum("mq,qab->mab", -diff / s2 * kern, wf))
+    val, grad = cheb.tt_chain_gradient(ents, dents if gradient else None)
+    return (val / dens.norm_const, grad / dens.norm_const) if gradient else val / dens.norm_const
+
+
+def _paper_reference(dens, x, t, gradient, cache):
+    if dens.kind == "tt_gaussian":
+        return interpolant_tt_reference(dens, x, t, gradient=gradient)
+    if t == 0.0:
+        return dens.gradient(x) if gradient else dens(x)
+    return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b), gradient=gradient,
+                             cache=cache, on_grid=lambda y: paper_formula_on_grid(dens, y))
