@@ -11,6 +11,9 @@ rounding or cross (only the product-rule contraction of a chain of matrices,
 * :func:`mixture_reference` (the mixtures of Eq. 14, any d): the same quadrature on
   the box, as d contractions (:func:`mixture_formula` is Eq. 14 itself).
 * :func:`tt_gaussian_reference` (the densities of Eq. 15): a closed form.
+* :func:`interpolant_tt_reference` (the paper's Eq. 15, whose formula is the Chebyshev
+  interpolant of its node values) and :func:`paper_formula_on_grid` (the paper's Eq. 14
+  for :func:`mixture_reference`): the paper's family (``family="paper"``).
 * :func:`reference_density` dispatches on a :class:`~ddpm_ot_lib.densities.RandomDensity`.
 
 All quadratures use the one composite rule :func:`gauss_legendre`.

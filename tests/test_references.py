@@ -50,7 +50,7 @@ def test_reference_refuses_tiny_times():
 
 
 def test_mixture_reference_against_fokker_planck_ou_reference_2d():
-    dens = densities.random_density(2, 3, grid=ch.grid(-8, 8, 60, 2))
+    dens = densities.random_density(2, 3, family="smooth", grid=ch.grid(-8, 8, 60, 2))
     x = np.random.default_rng(0).normal(size=(60, 2))
     for t in (0.05, 0.1, 1.0, 5.0):
         p, grad = references.reference_density(dens, x, t, gradient=True)
@@ -80,7 +80,7 @@ def test_mixture_reference_against_gaussian_mixture_closed_form_3d():
 
 
 def test_tt_gaussian_reference_closed_form():
-    dens = densities.random_density(7, 2, grid=ch.grid(-8, 8, 30, 7))
+    dens = densities.random_density(7, 2, family="smooth", grid=ch.grid(-8, 8, 30, 7))
     x = np.random.default_rng(2).normal(size=(40, 7))
     # t = 0 is the formula; the gradient matches central differences at t > 0
     assert np.allclose(references.reference_density(dens, x, 0.0), dens(x), rtol=1e-13, atol=0)
@@ -92,7 +92,7 @@ def test_tt_gaussian_reference_closed_form():
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
     # and the exact TT solver on a grid fine enough for 1e-8 agrees with the closed form
     g = ch.grid(-8, 8, 60, 7)
-    fine = densities.random_density(7, 2, grid=g)
+    fine = densities.random_density(7, 2, family="smooth", grid=g)
     sol = fp.solve_exact(fine.tt, g, [0.0])
     y = sampling.tt_sample(fine.tt, g, 100, seed=1)
     for t in (0.2, 2.0):
@@ -101,10 +101,56 @@ def test_tt_gaussian_reference_closed_form():
 
 
 def test_mixture_formula_gradient():
-    dens = densities.random_density(3, 4, grid=ch.grid(-8, 8, 30, 3))
+    dens = densities.random_density(3, 4, family="smooth", grid=ch.grid(-8, 8, 30, 3))
     x = np.random.default_rng(3).normal(size=(30, 3))
     p, grad = references.mixture_formula(dens.params, x, gradient=True)
     assert np.allclose(p, dens.unnormalised(x), rtol=1e-13)
     h = 1e-6
     fd = np.stack([(dens.unnormalised(x + h * e) - dens.unnormalised(x - h * e)) / (2 * h) for e in np.eye(3)], 1)
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
+
+
+# --- table: the references of the paper's family (densities.random_density(..., family="paper"))
+
+def test_paper_formula_on_grid_is_the_formula_at_every_node():
+    dens = densities.random_density(3, 105, grid=ch.grid(-8, 8, 12, 3))
+    y = np.linspace(-3, 3, 7)
+    mesh = np.stack(np.meshgrid(y, y, y, indexing="ij"), -1).reshape(-1, 3)
+    got = references.paper_formula_on_grid(dens, y)
+    assert got.shape == (7, 7, 7)
+    np.testing.assert_allclose(got.ravel(), dens.unnormalised(mesh), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("t, tol", [(0.3, 1e-10), (1.0, 1e-6)])
+def test_paper_mixture_reference_against_the_2d_quadrature(t, tol):
+    """The box's formula, propagated by the tensor rule, against ou_reference (its own rule).
+
+    From t = 0.5 mixture_reference's default rule (8 panels of 12 nodes) does not resolve
+    the paper's steeper densities: measured 3e-7 relative at t = 1 (seed 101)."""
+    dens = densities.random_density(2, 101, grid=ch.grid(-8, 8, 40, 2))
+    in_box = lambda y: dens(y) * np.all(np.abs(y) <= 8.0, axis=1)  # noqa: E731
+    x = np.random.default_rng(4).normal(size=(50, 2))
+    p, grad = references.reference_density(dens, x, t, gradient=True)
+    q, qgrad = references.ou_reference(in_box, t, x=x, with_gradient=True)
+    assert np.abs(p - q).max() < tol * q.max()
+    assert np.abs(grad - qgrad).max() < 10 * tol * np.abs(qgrad).max()
+
+
+@pytest.mark.parametrize("t", [0.3, 1.0])
+def test_interpolant_tt_reference_against_the_2d_quadrature(t):
+    """Eq. (15) of the paper in d = 2: factor by factor against ou_reference of the interpolant."""
+    dens = densities.paper_tt_density(2, 101, grid=ch.grid(-8, 8, 20, 2))
+    x = np.random.default_rng(5).normal(size=(50, 2))
+    p, grad = references.reference_density(dens, x, t, gradient=True)
+    q, qgrad = references.ou_reference(dens, t, x=x, with_gradient=True)
+    assert np.abs(p - q).max() < 1e-10 * np.abs(q).max()
+    assert np.abs(grad - qgrad).max() < 1e-9 * np.abs(qgrad).max()
+
+
+def test_paper_references_at_t0_are_the_formula():
+    for dens in (densities.random_density(2, 102, grid=ch.grid(-8, 8, 20, 2)),
+                 densities.paper_tt_density(3, 102, grid=ch.grid(-8, 8, 15, 3))):
+        x = np.random.default_rng(6).uniform(-2, 2, size=(10, dens.d))
+        p, grad = references.reference_density(dens, x, 0.0, gradient=True)
+        np.testing.assert_array_equal(p, dens(x))
+        np.testing.assert_array_equal(grad, dens.gradient(x)[1])
