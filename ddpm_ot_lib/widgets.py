@@ -1,19 +1,32 @@
-r"""Interactive figures of the Gaussian toy (§3.1, Fig. 1), for two kinds of reader.
+r"""Interactive figures, for two kinds of reader.
 
 * :func:`gaussian_explorer` -- an ipywidgets control for a live kernel (Jupyter, Binder):
   sliders for the time t, the mean a and the covariance (σ1, σ2, ρ) redraw the density
-  ellipses of :math:`p_t`, the particles and their probability-flow trajectories.
-* :func:`trajectory_player` -- for the static HTML page, with no kernel: a self-contained
-  inline ``<svg>`` plus a few lines of vanilla JavaScript (no external script) with a
-  time slider and a play button. Every number is computed here, in Python
-  (:func:`player_frames`); the script only moves what is already drawn.
+  ellipses of :math:`p_t`, the particles and their probability-flow trajectories of the
+  Gaussian toy (§3.1, Fig. 1).
+* :func:`trajectory_player` -- the same picture for the static HTML page, with no kernel:
+  a self-contained inline ``<svg>`` with a time slider and a play button. Every number
+  is computed here, in Python (:func:`player_frames`); the script only moves what is
+  already drawn.
+* :func:`frame_player` -- the generic kernel-free player: any matplotlib figure drawn
+  by a callable for each value of a parameter, rendered here as small PNG frames and
+  embedded in the page; the script swaps the picture when the slider moves.
 
-Both integrate Eq. (9), :math:`dx/dt = -(x + \nabla\log p_t(x))`, with
-:func:`ddpm_ot_lib.flow.encode` and the exact Gaussian score of
-:func:`ddpm_ot_lib.gaussian.score`, for data :math:`p_0 = N(a, \Sigma)` in 2-D.
+The two players share one markup (``div.ddpm-player`` with ``button.ddpm-player-play``,
+``input.ddpm-player-slider``, ``.ddpm-player-time`` and an ``svg``), which the browser
+test moves on every page. Their JavaScript lives in package data files
+(``trajectory_player.js``, ``player.js``) that are read and inlined when a player is
+rendered. The explorer and the trajectory player integrate Eq. (9),
+:math:`dx/dt = -(x + \nabla\log p_t(x))`, with :func:`ddpm_ot_lib.flow.encode` and the
+exact Gaussian score of :func:`ddpm_ot_lib.gaussian.score`, for data
+:math:`p_0 = N(a, \Sigma)` in 2-D.
+
+This module is over ~500 lines because it holds the three figures and the shared
+markup of the two players; the JavaScript is not counted (it is in the .js files).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import io
@@ -26,7 +39,7 @@ import numpy as np
 from . import _validate as check
 from . import flow, gaussian, plots
 
-__all__ = ["covariance", "player_frames", "trajectory_player", "gaussian_explorer", "GaussianExplorer"]
+__all__ = ["covariance", "player_frames", "trajectory_player", "frame_player", "gaussian_explorer", "GaussianExplorer"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -223,23 +236,16 @@ def _svg(frames: dict, uid: str):
     return "".join(out), (ox, oy, s)
 
 
-_SCRIPT = """(function(){var R=document.getElementById("%(uid)s");if(!R)return;
-var D=JSON.parse(R.querySelector("script.ddpm-player-data").textContent),m=D.t.length,
-S=R.querySelector(".ddpm-player-slider"),L=R.querySelector(".ddpm-player-time"),B=R.querySelector(".ddpm-player-play"),
-E=R.querySelectorAll(".ddpm-player-density ellipse"),G=R.querySelector(".ddpm-player-density"),
-H=R.querySelector(".ddpm-player-particles"),P=H.querySelectorAll("circle"),T=null;
-function X(v){return (D.ox+D.s*v).toFixed(1)}function Y(v){return (D.oy-D.s*v).toFixed(1)}
-function draw(k){var f=D.p[k],e=D.e[k],cx=X(e[0]),cy=Y(e[1]);
-for(var i=0;i<P.length;i++){P[i].setAttribute("cx",X(f[2*i]));P[i].setAttribute("cy",Y(f[2*i+1]));}
-for(var j=0;j<E.length;j++){var q=+E[j].getAttribute("data-k");E[j].setAttribute("cx",cx);E[j].setAttribute("cy",cy);
-E[j].setAttribute("rx",(q*D.s*e[2]).toFixed(1));E[j].setAttribute("ry",(q*D.s*e[3]).toFixed(1));
-E[j].setAttribute("transform","rotate("+(-e[4])+" "+cx+" "+cy+")");}
-G.setAttribute("stroke",D.c[k]);H.setAttribute("fill",D.c[k]);L.textContent="t = "+D.t[k].toFixed(2);}
-function stop(){clearInterval(T);T=null;B.textContent="\\u25B6 play";}
-S.addEventListener("input",function(){stop();draw(+S.value);});
-B.addEventListener("click",function(){if(T){stop();return;}var k=+S.value;if(k>=m-1)k=-1;
-B.textContent="\\u275A\\u275A pause";T=setInterval(function(){k+=1;if(k>=m){stop();return;}S.value=k;draw(k);},%(ms)d);});
-})();"""
+def _script(name: str, uid: str, frame_ms: int) -> str:
+    """``<script>`` calling the player code of the package data file ``name`` with
+    (uid, frame_ms). The file is a JavaScript function expression; it is read here, at
+    render time, and inlined, so the page loads nothing from elsewhere."""
+    from importlib.resources import files
+
+    code = files(__package__).joinpath(name).read_text(encoding="utf-8").strip().rstrip(";")
+    if "</script" in code.lower():
+        raise RuntimeError(f"{name} must not contain '</script' (it is inlined in a <script> tag)")
+    return f"<script>{code}({json.dumps(uid)}, {int(frame_ms)});</script>"
 
 
 def trajectory_player(mean, cov, x, times=None, rtol: float = 1e-10, frame_ms: int = 60):
@@ -289,7 +295,171 @@ def trajectory_player(mean, cov, x, times=None, rtol: float = 1e-10, frame_ms: i
                 f'</div>')
     body = (f'<div class="ddpm-player" id="{uid}" style="margin:0.5em 0">{svg}{controls}'
             f'<script type="application/json" class="ddpm-player-data">{payload}</script>'
-            f'<script>{_SCRIPT % {"uid": uid, "ms": frame_ms}}</script></div>')
+            f'{_script("trajectory_player.js", uid, frame_ms)}</div>')
+    return HTML(body)
+
+
+# --------------------------------------------------------------------------- frame player
+
+def _frame_values(values) -> list:
+    """``values`` as a non-empty list; real numbers must be finite and strictly increasing."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not hasattr(values, "__iter__"):
+        raise TypeError(f"values must be a sequence (list, tuple, range or 1-D array), got {type(values).__name__}")
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got shape {values.shape}")
+    items = list(values)
+    if not items:
+        raise ValueError("values must hold at least one frame value, got an empty sequence")
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in items):
+        arr = np.asarray(items, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("values must be finite; they contain NaN or inf")
+        if np.any(np.diff(arr) <= 0):
+            k = int(np.flatnonzero(np.diff(arr) <= 0)[0])
+            raise ValueError(f"values must be strictly increasing when they are numbers; "
+                             f"values[{k + 1}] = {items[k + 1]!r} follows {items[k]!r}")
+    return items
+
+
+def _frame_labels(values: list, label: str, fmt) -> list[str]:
+    """The slider's read-out for each value: ``"label = fmt(value)"``, all distinct."""
+    texts = []
+    for k, v in enumerate(values):
+        try:
+            text = fmt(v) if callable(fmt) else fmt.format(v)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise ValueError(f"fmt could not format values[{k}] = {v!r}: {exc}") from None
+        if not isinstance(text, str):
+            raise TypeError(f"fmt must give a string, got {type(text).__name__} for values[{k}]")
+        texts.append(f"{label} = {text}")
+    seen = {}
+    for k, text in enumerate(texts):
+        if text in seen:
+            raise ValueError(f"fmt gives the same label {text!r} to values[{seen[text]}] and values[{k}]; "
+                             f"use a format with more digits")
+        seen[text] = k
+    return texts
+
+
+def _figsize(figsize) -> tuple[float, float]:
+    arr = check._float_array(figsize, "figsize")
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"figsize must be (width, height) in inches, both finite and > 0, got {figsize!r}")
+    return float(arr[0]), float(arr[1])
+
+
+def _render_frame(draw, value, figsize, dpi: int, colors: int | None, k: int) -> bytes:
+    """PNG bytes of ``draw(fig, value)`` on a fresh Figure, on white, reduced to a
+    palette of ``colors`` colours (None: full colour); no metadata, so equal pictures
+    give equal bytes."""
+    from PIL import Image
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    try:
+        draw(fig, value)
+    except Exception as exc:
+        exc.add_note(f"(in frame_player: draw(fig, values[{k}]) with values[{k}] = {value!r})")
+        raise
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None},
+                pil_kwargs={"optimize": True})
+    if colors is None:
+        return buf.getvalue()
+    buf.seek(0)
+    with Image.open(buf) as rgba:
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, rgba.convert("RGBA")).convert("RGB")
+    small = rgb.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def frame_player(draw, values, *, label: str = "t", fmt="{:.2f}", figsize=(6.0, 4.0), dpi: int = 72,
+                 frame_ms: int = 200, alt: str | None = None, colors: int | None = 256):
+    r"""A kernel-free player of precomputed frames: a slider over ``values`` and a picture.
+
+    Parameters
+    ----------
+    draw : callable ``draw(fig, value)``   draws one frame into ``fig``, a fresh
+                                          ``matplotlib.figure.Figure`` (Agg), for each value
+    values : sequence, non-empty          the frame values, in slider order; real numbers
+                                          must be finite and strictly increasing; anything
+                                          else (strings, tuples, ...) is taken as it is
+    label : str                           the read-out is ``f"{label} = {fmt(value)}"``
+    fmt : str or callable                 ``fmt.format(value)`` or ``fmt(value)``; the
+                                          labels must be distinct
+    figsize : (float, float)              inches, as for ``Figure``; every frame has this size
+    dpi : int >= 10                       pixels per inch of the PNG frames (keep it low:
+                                          the page carries every frame)
+    frame_ms : int >= 1                   milliseconds per frame when playing
+    alt : str or None                     the figure's text description (``aria-label``);
+                                          default ``"frames of a figure over <label>"``
+    colors : int in [2, 256] or None      palette size of the PNG frames (median cut, no
+                                          dithering; about 2.5 times smaller than full
+                                          colour for line plots); None: full colour
+
+    Returns
+    -------
+    ``IPython.display.HTML``: a ``div.ddpm-player`` holding an inline ``<svg>`` with one
+    ``<image>`` (frame 0 as a PNG data URI), a ``button.ddpm-player-play``, an
+    ``input[type=range].ddpm-player-slider`` (0 .. m-1), a ``.ddpm-player-time`` label
+    ``"label = value"``, the other frames as base64 PNG in ``script.ddpm-player-data``
+    (equal frames stored once) and the script of ``player.js``, which swaps the image's
+    href. Nothing is loaded from elsewhere; the element id is a hash of the content, so
+    equal input gives an identical string. The size of the page grows with the frames:
+    about 4/3 of the PNG bytes (``len(html.data)`` says it).
+    """
+    from IPython.display import HTML
+
+    check.function(draw, "draw")
+    items = _frame_values(values)
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError(f"label must be a non-empty string, got {label!r}")
+    if not callable(fmt) and not isinstance(fmt, str):
+        raise TypeError(f"fmt must be a format string or a callable, got {type(fmt).__name__}")
+    texts = _frame_labels(items, label, fmt)
+    size = _figsize(figsize)
+    dpi = _count(dpi, "dpi", 10)
+    frame_ms = _count(frame_ms, "frame_ms", 1)
+    if colors is not None:
+        colors = _count(colors, "colors", 2)
+        if colors > 256:
+            raise ValueError(f"colors must be an integer in [2, 256] (a PNG palette) or None, got {colors}")
+    if alt is None:
+        alt = f"frames of a figure over {label}"
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"alt must be a non-empty string describing the figure, got {alt!r}")
+
+    pngs, index, frame = [], {}, []
+    for k, v in enumerate(items):
+        png = _render_frame(draw, v, size, dpi, colors, k)
+        if png not in index:
+            index[png] = len(pngs)
+            pngs.append(png)
+        frame.append(index[png])
+    width, height = (int(round(size[0] * dpi)), int(round(size[1] * dpi)))
+    b64 = [base64.b64encode(p).decode("ascii") for p in pngs]
+    data = {"labels": texts, "frame": frame, "png": [""] + b64[1:]}
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")   # safe inside <script>
+    digest = hashlib.sha256("\0".join([payload, b64[0], str(frame_ms), alt]).encode()).hexdigest()
+    uid = "ddpm-player-" + digest[:12]
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+           f'style="max-width:{width}px;display:block;background:#fff" role="img" '
+           f'aria-label="{html.escape(alt)}"><image href="data:image/png;base64,{b64[0]}" x="0" y="0" '
+           f'width="{width}" height="{height}"/></svg>')
+    controls = (f'<div style="display:flex;align-items:center;gap:12px;max-width:{width}px;margin-top:4px">'
+                f'<button type="button" class="ddpm-player-play" style="min-width:86px">\u25B6 play</button>'
+                f'<input type="range" class="ddpm-player-slider" min="0" max="{len(items) - 1}" step="1" '
+                f'value="0" aria-label="{html.escape(label)}" style="flex:1">'
+                f'<span class="ddpm-player-time" style="font-family:monospace;min-width:80px">'
+                f'{html.escape(texts[0])}</span></div>')
+    body = (f'<div class="ddpm-player" id="{uid}" style="margin:0.5em 0">{svg}{controls}'
+            f'<script type="application/json" class="ddpm-player-data">{payload}</script>'
+            f'{_script("player.js", uid, frame_ms)}</div>')
     return HTML(body)
 
 

@@ -18,8 +18,10 @@ pages such as sphinx-proof's prf-prf.html are checked too, they cost a second.
   - each saved widget view (script type application/vnd.jupyter.widget-view+json)
     became a rendered, visible widget;
   - each kernel-free player (ddpm_ot_lib.widgets: div.ddpm-player holding
-    input.ddpm-player-slider, .ddpm-player-time and an svg) redraws when its
-    slider moves.
+    input.ddpm-player-slider, .ddpm-player-time and an svg; both kinds, the
+    trajectory player and the frame player) redraws when its slider moves.
+The two players' scripts are also checked on a page of their own, without the book
+(test_players_on_their_own_page): slider, label, picture and play button.
 
 Needs the built HTML (`make book`, or stage 3 of scripts/run_tests.sh) and Debian's
 Chromium (scripts/install_chromium.sh). Environment variables: DDPM_OT_HTML_DIR
@@ -222,3 +224,75 @@ def test_page_offline_and_rendered(page_path, base_url, browser_context):
             assert not stuck, f"{page_path}: ddpm-player did not redraw: {stuck}"
     finally:
         page.close()
+
+
+def _player_page(directory: Path) -> Path:
+    """A page holding one frame player and one trajectory player, written to `directory`."""
+    import numpy as np
+
+    from ddpm_ot_lib import widgets
+
+    def draw(fig, value):
+        ax = fig.add_subplot()
+        ax.plot([0.0, 1.0], [0.0, value])
+        ax.set(ylim=(-0.1, 3.1))
+
+    frames = widgets.frame_player(draw, [0.0, 1.0, 2.0, 3.0], label="s", dpi=20, frame_ms=20).data
+    x = np.random.default_rng(0).standard_normal((4, 2))
+    traj = widgets.trajectory_player(np.zeros(2), np.eye(2) * 2.0, x, times=np.linspace(0, 1, 5),
+                                     frame_ms=20).data
+    path = directory / "players.html"
+    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{frames}{traj}"
+                    f"</body></html>", encoding="utf-8")
+    return path
+
+
+def test_players_on_their_own_page(browser_context, tmp_path):
+    """Both players on a bare page: the slider changes label and picture, play runs to
+    the end, and the frame player shows each stored frame."""
+    source = _player_page(tmp_path).read_text(encoding="utf-8")
+    first = re.search(r'<image href="(data:image/png;base64,[A-Za-z0-9+/=]+)"', source).group(1)
+    errors = []
+    with headless.serve(tmp_path) as url:
+        page = browser_context.new_page()
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            page.goto(url + "players.html", wait_until="load")
+            found, stuck = _move_players(page)
+            assert found == 2 and not stuck, stuck
+            # the frame player: every slider position shows the frame the data names
+            shown = page.evaluate(
+                """(first) => {
+                    const root = document.querySelector('div.ddpm-player');
+                    const data = JSON.parse(root.querySelector('script.ddpm-player-data').textContent);
+                    const slider = root.querySelector('.ddpm-player-slider');
+                    const image = root.querySelector('svg image');
+                    const out = [];
+                    for (let k = 0; k <= +slider.max; k++) {
+                        slider.value = k;
+                        slider.dispatchEvent(new Event('input', {bubbles: true}));
+                        const j = data.frame[k];
+                        const want = j === 0 ? first : 'data:image/png;base64,' + data.png[j];
+                        out.push([image.getAttribute('href') === want,
+                                  root.querySelector('.ddpm-player-time').textContent]);
+                    }
+                    slider.value = 0;
+                    slider.dispatchEvent(new Event('input', {bubbles: true}));
+                    return out;
+                }""",
+                first,
+            )
+            assert [ok for ok, _ in shown] == [True] * 4
+            assert [text for _, text in shown] == ["s = 0.00", "s = 1.00", "s = 2.00", "s = 3.00"]
+            # play: both players run to their last frame and stop
+            for i in range(2):
+                page.locator("button.ddpm-player-play").nth(i).click()
+            page.wait_for_function(
+                """() => Array.from(document.querySelectorAll('div.ddpm-player')).every(p =>
+                       p.querySelector('.ddpm-player-slider').value === p.querySelector('.ddpm-player-slider').max
+                       && p.querySelector('.ddpm-player-play').textContent.includes('play'))""",
+                timeout=TIMEOUT_MS,
+            )
+            assert not errors, errors
+        finally:
+            page.close()

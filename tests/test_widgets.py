@@ -1,6 +1,11 @@
-"""ddpm_ot_lib.widgets: the kernel-free trajectory player and the ipywidgets explorer."""
+"""ddpm_ot_lib.widgets: the kernel-free players (trajectory, frames) and the ipywidgets explorer."""
+import base64
+import io
 import json
 import re
+import tomllib
+from importlib.resources import files
+from pathlib import Path
 
 import ipywidgets
 import numpy as np
@@ -17,6 +22,10 @@ TIMES = np.linspace(0.0, 3.0, 31)
 @pytest.fixture(scope="module")
 def player_html():
     return widgets.trajectory_player(A, COV, X, times=TIMES).data
+
+
+def _package_js(name: str) -> str:
+    return files("ddpm_ot_lib").joinpath(name).read_text(encoding="utf-8").strip().rstrip(";")
 
 
 def _data(page: str) -> dict:
@@ -83,9 +92,10 @@ def test_player_dom_contract(player_html):
     assert page.count("<svg") == 1 and "</svg>" in page
     assert 'class="ddpm-player-play"' in page
     assert page.count("ddpm-player-particles") >= 1 and page.count("<circle") >= 2 * len(X)
-    # the script listens to the slider's input event and finds its own root by id
+    # the script of trajectory_player.js, inlined and called with (uid, frame_ms)
     assert 'addEventListener("input"' in page
-    assert f'document.getElementById("{root.group(1)}")' in page
+    assert f'("{root.group(1)}", 60);</script></div>' in page
+    assert _package_js("trajectory_player.js") in page
 
 
 def test_player_is_deterministic_and_self_contained(player_html):
@@ -169,3 +179,155 @@ def test_explorer_updates(explorer, settings):
 def test_explorer_rejects(kwargs, exc, name):
     with pytest.raises(exc, match=name):
         widgets.gaussian_explorer(**kwargs)
+
+
+# --------------------------------------------------------------------------- frame player
+
+VALUES = [0.0, 0.5, 1.0, 2.0]
+
+
+def _draw(fig, value):
+    ax = fig.add_subplot()
+    ax.plot([0.0, 1.0], [0.0, value], color="C0")
+    ax.set(xlim=(0, 1), ylim=(-0.1, 2.1))
+
+
+@pytest.fixture(scope="module")
+def frames_html():
+    return widgets.frame_player(_draw, VALUES, label="s", figsize=(3.0, 2.0), dpi=40, frame_ms=90).data
+
+
+def _frames(page: str) -> list[bytes]:
+    """The PNG of each slider position, as the script would show it."""
+    first = re.search(r'<image href="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert first, "the svg must hold one <image> with a PNG data URI"
+    data = _data(page)
+    pngs = [base64.b64decode(first.group(1))] + [base64.b64decode(p) for p in data["png"][1:]]
+    assert data["png"][0] == "", "frame 0 is the <image>'s href; it must not be stored twice"
+    return [pngs[j] for j in data["frame"]]
+
+
+def test_frame_player_dom_contract(frames_html):
+    page = frames_html
+    root = re.match(r'<div class="ddpm-player" id="(ddpm-player-[0-9a-f]{12})"', page)
+    assert root, "the root must be div.ddpm-player with a hash id"
+    slider = re.search(r'<input type="range" class="ddpm-player-slider" min="0" max="(\d+)"', page)
+    assert slider and int(slider.group(1)) == len(VALUES) - 1
+    assert re.search(r'class="ddpm-player-time"[^>]*>s = 0\.00<', page)
+    assert page.count("<svg") == 1 and page.count("<image ") == 1 and 'class="ddpm-player-play"' in page
+    assert _data(page)["labels"] == ["s = 0.00", "s = 0.50", "s = 1.00", "s = 2.00"]
+    assert f'("{root.group(1)}", 90);</script></div>' in page
+    assert _package_js("player.js") in page
+
+
+def test_frame_player_frames_are_the_drawings(frames_html):
+    from PIL import Image
+
+    shown = _frames(frames_html)
+    assert len(shown) == len(VALUES) and len(set(shown)) == len(VALUES)
+    for png, value in zip(shown, VALUES):
+        with Image.open(io.BytesIO(png)) as im:
+            assert im.size == (120, 80) and im.mode == "P"      # 3 x 2 in at 40 dpi, palette
+        direct = widgets._render_frame(_draw, value, (3.0, 2.0), 40, 256, 0)
+        assert png == direct
+
+
+def test_frame_player_calls_draw_once_per_value_on_a_fresh_figure():
+    from matplotlib.figure import Figure
+
+    seen = []
+
+    def draw(fig, value):
+        assert isinstance(fig, Figure) and not fig.axes
+        seen.append(value)
+        _draw(fig, len(seen))
+
+    values = ["a", ("b", 1), None]                        # any values, in the order given
+    page = widgets.frame_player(draw, values, label="case", fmt=str, dpi=20).data
+    assert seen == values
+    assert _data(page)["labels"] == ["case = a", "case = ('b', 1)", "case = None"]
+
+
+def test_frame_player_stores_equal_frames_once():
+    page = widgets.frame_player(lambda fig, v: _draw(fig, 1.0), range(5), fmt="{:d}", dpi=20).data
+    data = _data(page)
+    assert data["frame"] == [0] * 5 and data["png"] == [""]
+
+
+def test_frame_player_is_deterministic_and_self_contained(frames_html):
+    again = widgets.frame_player(_draw, VALUES, label="s", figsize=(3.0, 2.0), dpi=40, frame_ms=90).data
+    assert again == frames_html
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", frames_html), "no URL may be loaded"
+    assert "<script src" not in frames_html and "require(" not in frames_html
+    other = widgets.frame_player(_draw, VALUES[:3] + [1.5], label="s", figsize=(3.0, 2.0), dpi=40,
+                                 frame_ms=90).data
+    ids = [re.search(r'id="(ddpm-player-[0-9a-f]+)"', p).group(1) for p in (frames_html, other)]
+    assert ids[0] != ids[1]
+
+
+def test_frame_player_full_colour_and_page_weight():
+    from PIL import Image
+
+    full = widgets.frame_player(_draw, VALUES, dpi=30, colors=None).data
+    small = widgets.frame_player(_draw, VALUES, dpi=30).data
+    with Image.open(io.BytesIO(_frames(full)[1])) as im:
+        assert im.mode == "RGBA"
+    assert len(small) < len(full)
+    # a 6 x 4 in frame at 72 dpi: a few kB per frame, far below the ~3 MB a page may weigh
+    assert len(widgets.frame_player(_draw, VALUES).data) / len(VALUES) < 30_000
+
+
+def test_frame_player_escapes_text():
+    page = widgets.frame_player(_draw, ["</script><b>", "x"], label='a"b', fmt=str, dpi=20,
+                                alt="<i>").data
+    assert "</script><b>" not in page and "<i>" not in page
+    assert _data(page)["labels"][0] == 'a"b = </script><b>'
+
+
+def test_frame_player_names_the_failing_frame():
+    def draw(fig, value):
+        if value > 0.4:
+            raise ZeroDivisionError("boom")
+        _draw(fig, value)
+
+    with pytest.raises(ZeroDivisionError, match=r"^boom\n\(in frame_player") as info:
+        widgets.frame_player(draw, VALUES, dpi=20)
+    assert any("values[1] = 0.5" in note for note in info.value.__notes__)
+
+
+@pytest.mark.parametrize("kwargs, exc, pattern", [
+    (dict(draw=None), TypeError, r"^draw must be callable"),
+    (dict(values=[]), ValueError, r"^values must hold at least one"),
+    (dict(values="abc"), TypeError, r"^values must be a sequence"),
+    (dict(values=iter([1.0, 2.0])), TypeError, r"^values must be a sequence"),
+    (dict(values=np.zeros((2, 2))), ValueError, r"^values must be one-dimensional"),
+    (dict(values=[0.0, np.nan]), ValueError, r"^values must be finite"),
+    (dict(values=[0.0, 1.0, 1.0]), ValueError, r"^values must be strictly increasing"),
+    (dict(values=[2.0, 1.0]), ValueError, r"^values must be strictly increasing"),
+    (dict(label=""), ValueError, r"^label must be a non-empty string"),
+    (dict(label=3), ValueError, r"^label must be a non-empty string"),
+    (dict(fmt=3), TypeError, r"^fmt must be a format string or a callable"),
+    (dict(fmt="{:.0f}"), ValueError, r"^fmt gives the same label 't = 0'"),
+    (dict(fmt="{:d}"), ValueError, r"^fmt could not format values\[0\]"),
+    (dict(fmt=lambda v: v), TypeError, r"^fmt must give a string"),
+    (dict(figsize=(3.0,)), ValueError, r"^figsize must be \(width, height\)"),
+    (dict(figsize=(3.0, 0.0)), ValueError, r"^figsize must be \(width, height\)"),
+    (dict(dpi=0), ValueError, r"^dpi must be an integer >= 10"),
+    (dict(dpi=72.0), TypeError, r"^dpi must be an integer"),
+    (dict(frame_ms=0), ValueError, r"^frame_ms must be an integer >= 1"),
+    (dict(alt=" "), ValueError, r"^alt must be a non-empty string"),
+    (dict(colors=1), ValueError, r"^colors must be an integer >= 2"),
+    (dict(colors=300), ValueError, r"^colors must be an integer in \[2, 256\]"),
+])
+def test_frame_player_rejects(kwargs, exc, pattern):
+    args = dict(draw=_draw, values=VALUES, dpi=20) | kwargs
+    with pytest.raises(exc, match=pattern):
+        widgets.frame_player(args.pop("draw"), args.pop("values"), **args)
+
+
+def test_player_scripts_are_package_data():
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["ddpm_ot_lib"]
+    for name in ("player.js", "trajectory_player.js"):
+        assert files("ddpm_ot_lib").joinpath(name).is_file()
+        assert any(Path(name).match(p) for p in patterns), f"{name} is not declared as package data"
