@@ -43,11 +43,13 @@ def test_exact_score_path_equals_the_nodal_path(d, n):
 # ----------------------------------------------------------------------------- one row
 
 def test_run_density_row():
-    row, data = tb.run_density(2, 0, n_grid=GRIDS[2], return_data=True, **TINY)
+    row, data = tb.run_density(2, 108, n_grid=GRIDS[2], return_data=True, **TINY)   # no mass at the box edge
     assert set(row) == set(tb.COLUMNS)
     assert row["status"] == "ok", row["status"]
     assert row["kind"] == "mixture" and row["n_grid"] == GRIDS[2] and row["family"] == "paper"
-    K = densities.random_density(2, 0, grid=ch.grid(-8, 8, GRIDS[2], 2)).params.get("K")
+    dens = densities.random_density(2, 108, grid=ch.grid(-8, 8, GRIDS[2], 2))
+    K = dens.params.get("K")
+    assert row["boundary_mass"] == densities.boundary_mass(dens, 1.0) and row["build_attempts"] == 1
     assert row["K"] == (None if K is None else int(K))
     assert abs(row["eps_rel"]) < 1e-12                      # the pairing is optimal on the sample
     assert row["cost_E"] == pytest.approx(row["cost_OT"], rel=1e-12)
