@@ -11,6 +11,9 @@ rounding or cross (only the product-rule contraction of a chain of matrices,
 * :func:`mixture_reference` (the mixtures of Eq. 14, any d): the same quadrature on
   the box, as d contractions (:func:`mixture_formula` is Eq. 14 itself).
 * :func:`tt_gaussian_reference` (the densities of Eq. 15): a closed form.
+* :func:`interpolant_tt_reference` (the paper's Eq. 15, whose formula is the Chebyshev
+  interpolant of its node values) and :func:`paper_formula_on_grid` (the paper's Eq. 14
+  for :func:`mixture_reference`): the paper's family (``family="paper"``).
 * :func:`reference_density` dispatches on a :class:`~ddpm_ot_lib.densities.RandomDensity`.
 
 All quadratures use the one composite rule :func:`gauss_legendre`.
@@ -26,7 +29,8 @@ from . import _validate as check
 from . import chebyshev as cheb
 
 __all__ = ["gauss_legendre", "ou_coefficients", "ou_reference", "tt_gaussian_reference",
-           "mixture_formula", "mixture_reference", "paper_tt_reference", "reference_density"]
+           "mixture_formula", "mixture_reference", "reference_density",
+           "paper_formula_on_grid", "interpolant_tt_reference"]
 
 
 def gauss_legendre(lo: float, hi: float, panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +251,8 @@ def _mixture_on_tensor_grid(params, y, d):
 
 
 def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels: int | None = None,
-                      nodes: int | None = None, gradient: bool = False, cache: dict | None = None):
+                      nodes: int | None = None, gradient: bool = False, cache: dict | None = None,
+                      on_grid: Callable | None = None):
     r"""Reference :math:`p_t` for a density of Eq. (14): the OU kernel integrated against its formula.
 
     .. math:: p_t(x) = \frac{1}{Z}\int_{B} \tilde p_0(y) \prod_{k=1}^d \frac{1}{\sqrt{2\pi s^2}}
@@ -264,6 +269,8 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
     relative for t >= 0.05 (tested against :func:`ddpm_ot_lib.fokker_planck.ou_reference`
     in 2-D and closed forms in 3-D).
     No Chebyshev grid, no TT. t = 0 is refused (the reference is then the formula).
+    ``on_grid(y)``, when given, is the formula on the tensor grid :math:`y^{\otimes d}`
+    (the paper's family: :func:`paper_formula_on_grid`) in place of ``params``'.
     Returns p (m,) or (p, grad (m, d)).
     """
     x = check.points(x, "x", d=d)
@@ -280,7 +287,7 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
         y, P0 = cache[key]
     else:
         y, w = gauss_legendre(box[0], box[1], panels, nodes)
-        P0 = _mixture_on_tensor_grid(params, y, d)
+        P0 = _mixture_on_tensor_grid(params, y, d) if on_grid is None else on_grid(y)
         for k in range(d):
             shape = [1] * d
             shape[k] = -1
@@ -311,54 +318,18 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
     return p, grad
 
 
-def paper_tt_reference(dens, x, t: float, panels: int = 64, nodes: int = 12, gradient: bool = False):
-    r"""Reference :math:`p_t` for the paper's Eq. (15) density: the OU kernel integrated core by core.
-
-    The paper's density is *defined* by its node values (a rank-2 TT with U(0, 1) cores
-    times the Gaussian, :mod:`ddpm_ot_lib.densities`): :math:`p_0` is their Chebyshev
-    interpolant, a product of one-dimensional interpolated cores :math:`\hat G_k(y_k)`
-    (zero outside the box). The kernel is a product too, so
-
-    .. math:: p_t(x) = \frac1Z\, \prod_k \int k_t(x_k, y)\, \hat G_k(y)\, dy
-
-    as matrices: d one-dimensional quadratures (``panels`` panels of ``nodes``
-    Gauss–Legendre nodes on the box), contracted. It shares the interpolation of the
-    node values with the solvers (that is the density), not the propagator, the
-    eigendecomposition or the grid in time. t = 0 is the interpolant itself.
-    Returns p (m,) or (p, grad (m, d)).
-    """
-    x = check.points(x, "x", d=dens.d)
-    t = check.time(t)
-    g = dens.grid
-    if t == 0.0:
-        return dens.gradient(x) if gradient else dens(x)
-    c, s2 = ou_coefficients(t)
-    y, w = gauss_legendre(g.a, g.b, panels, nodes)
-    interp = cheb.interpolation_matrix(y, g.a, g.b, g.n) * w[:, None]        # (Q, n)
-    T, dT = [], []
-    for k, G in enumerate(dens.tt):                 # the normalised TT: 1/Z is in it
-        r1, n, r2 = G.shape
-        vals = (interp @ G.transpose(1, 0, 2).reshape(n, r1 * r2))         # (Q, r1 r2)
-        dk = x[:, k, None] - c * y[None, :]
-        kern = np.exp(-0.5 * dk**2 / s2) / math.sqrt(2 * math.pi * s2)
-        T.append((kern @ vals).reshape(-1, r1, r2))
-        dT.append(((-dk / s2 * kern) @ vals).reshape(-1, r1, r2))
-    val, grad = cheb.tt_chain_gradient(T, dT if gradient else None)
-    return (val, grad) if gradient else val
-
-
 def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | None = None):
     r"""Independent :math:`p_t(x)` (and :math:`\nabla p_t`) for a :class:`~ddpm_ot_lib.densities.RandomDensity`.
 
     t = 0: the formula of :math:`p_0` (and its analytic gradient); t > 0: the closed form
     (the book's Eq. 15), the core-by-core quadrature (the paper's Eq. 15,
-    :func:`paper_tt_reference`) or the quadrature of the OU kernel (Eq. 14, both
+    :func:`interpolant_tt_reference`) or the quadrature of the OU kernel (Eq. 14, both
     families) — see the module docstring.
     """
     x = check.points(x, "x", d=dens.d)
     t = check.time(t)
-    if dens.kind == "tt_gaussian" and getattr(dens, "family", "smooth") == "paper":
-        return paper_tt_reference(dens, x, t, gradient=gradient)
+    if getattr(dens, "family", "smooth") == "paper":
+        return _paper_reference(dens, x, t, gradient, cache)
     if dens.kind == "tt_gaussian":
         return tt_gaussian_reference(dens.params, x, t, dens.norm_const, gradient=gradient)
     if dens.kind != "mixture":
@@ -368,3 +339,58 @@ def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | N
         return (out[0] / dens.norm_const, out[1] / dens.norm_const) if gradient else out / dens.norm_const
     return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b),
                              gradient=gradient, cache=cache)
+
+
+# --- table: references for the paper's family (densities.random_density(..., family="paper"))
+
+def paper_formula_on_grid(dens, y) -> np.ndarray:
+    r"""The unnormalised formula of a paper-family Eq. (14) density on :math:`y^{\otimes d}` -> (N, ..., N).
+
+    Its :math:`q_2` couples the coordinates through :math:`z_i^2 z_j^2`, so it is
+    evaluated point by point (``RandomDensity.unnormalised``), one slab of the first
+    axis at a time.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    d, n = dens.d, y.size
+    rest = np.stack(np.meshgrid(*[y] * (d - 1), indexing="ij"), axis=-1).reshape(-1, d - 1)
+    out = np.empty((n, rest.shape[0]))
+    for i, yi in enumerate(y):
+        out[i] = dens.unnormalised(np.column_stack([np.full(rest.shape[0], yi), rest]))
+    return out.reshape((n,) * d)
+
+
+def interpolant_tt_reference(dens, x, t: float, gradient: bool = False, nodes: int = 25):
+    r"""Reference :math:`p_t` for the paper's Eq. (15): the OU kernel integrated against each factor.
+
+    :math:`\tilde p_0(y) = F_1(y_1) \cdots F_d(y_d)` (``RandomDensity.factor``: the
+    Chebyshev interpolant of the node values, which *is* this density's formula) and the
+    kernel is a product, so :math:`p_t(x) = \frac1Z \prod_k \int_a^b k_t(x_k, y) F_k(y)\,dy`
+    (a chain of (r, r') matrices), each integral by the composite Gauss–Legendre rule of
+    panels :math:`\min(0.5, 2.2\sigma)` wide (:math:`\sigma = s e^t`), ``nodes`` nodes each
+    (the factors are polynomials of degree N − 1). No TT rounding, no propagator.
+    """
+    t = check.time(t)
+    if t == 0.0:
+        return dens.gradient(x) if gradient else dens(x)
+    c, s2 = ou_coefficients(t)
+    g = dens.grid
+    sigma = math.sqrt(math.expm1(2.0 * t))
+    y, w = gauss_legendre(g.a, g.b, int(math.ceil((g.b - g.a) / min(0.5, 2.2 * sigma))), nodes)
+    ents, dents = [], []
+    for k in range(dens.d):
+        wf = w[:, None, None] * dens.factor(k, y)                       # (q, r, r')
+        diff = x[:, k, None] - c * y[None, :]
+        kern = np.exp(-0.5 * diff**2 / s2) / math.sqrt(2 * math.pi * s2)
+        ents.append(np.einsum("mq,qab->mab", kern, wf))
+        dents.append(np.einsum("mq,qab->mab", -diff / s2 * kern, wf))
+    val, grad = cheb.tt_chain_gradient(ents, dents if gradient else None)
+    return (val / dens.norm_const, grad / dens.norm_const) if gradient else val / dens.norm_const
+
+
+def _paper_reference(dens, x, t, gradient, cache):
+    if dens.kind == "tt_gaussian":
+        return interpolant_tt_reference(dens, x, t, gradient=gradient)
+    if t == 0.0:
+        return dens.gradient(x) if gradient else dens(x)
+    return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b), gradient=gradient,
+                             cache=cache, on_grid=lambda y: paper_formula_on_grid(dens, y))

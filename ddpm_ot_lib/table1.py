@@ -27,7 +27,12 @@ What each row reports (exact definitions):
     nodes per axis.
 ``p0_error``
     the TT interpolant of :math:`p_0` against the formula, max abs error / max value at
-    2000 random points of [−4, 4]^d (``RandomDensity.error['points']``).
+    2000 random points of [−4, 4]^d (smooth family) or of the box (the paper's)
+    (``RandomDensity.error['points']``).
+``boundary_mass``, ``build_attempts``
+    the mass of :math:`p_0` within 1 of the boundary of the box
+    (:func:`ddpm_ot_lib.densities.boundary_mass`), and the number of TT builds of
+    :math:`p_0` (> 1: its TT-cross was repeated with more rank and sweeps).
 ``solver_error``
     the density solver against an **independent** reference, at the times
     ``check_times`` (default 0, 0.1, 1, 5) and, for each time t, at ``check_points``
@@ -119,7 +124,7 @@ PAPER_TABLE1 = {d: q.value for d, q in paper.TABLE1_MAX_EPS_REL.items()}
 
 #: The columns of the result file, in order.
 COLUMNS = ["d", "seed", "family", "kind", "K", "rank", "n_grid", "solver", "samples", "t_max", "rtol",
-           "p0_error", "solver_error", "score_error", "mass_error", "negative_mass", "ode_error", "ode_calls",
+           "p0_error", "boundary_mass", "build_attempts", "solver_error", "score_error", "mass_error", "negative_mass", "ode_error", "ode_calls",
            "cost_E", "cost_OT", "eps_rel", "t_density", "t_solve", "t_sample", "t_flow", "t_ot",
            "t_check", "wall", "cpu", "status"]
 
@@ -236,7 +241,9 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
         dens = _random_density(d, seed, grid, family)
         K = dens.params.get("K")
         row.update({"kind": dens.kind, "n_grid": grid.n, "rank": max(dens.ranks),
-                    "K": None if K is None else int(K), "p0_error": dens.error["points"]})
+                    "K": None if K is None else int(K), "p0_error": dens.error["points"],
+                    "boundary_mass": dens_mod.boundary_mass(dens, 1.0),
+                    "build_attempts": int(dens.build.get("attempts", 1))})
         data["density"] = dens
 
     @stage("solve", needs=("density",))
@@ -535,7 +542,7 @@ def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, so
 
 # =========================================================================== reading and summaries
 
-_INT_COLS = {"d", "seed", "rank", "n_grid", "samples", "ode_calls"}
+_INT_COLS = {"d", "seed", "rank", "n_grid", "samples", "ode_calls", "build_attempts"}
 _STR_COLS = {"family", "kind", "solver", "status"}
 
 

@@ -89,7 +89,7 @@ def test_paper_eq15_is_the_drawn_rank2_tt_times_the_gaussian():
 
 
 def test_paper_eq15_factor_gradient_against_finite_differences():
-    p = densities.random_density(3, 2, grid=ch.grid(-8, 8, 16, 3))
+    p = densities.paper_tt_density(3, 2, grid=ch.grid(-8, 8, 16, 3))
     x = np.random.default_rng(2).uniform(-3, 3, size=(10, 3))
     val, grad = p.gradient(x)
     e = np.array([0.0, 1e-6, 0.0])
@@ -219,3 +219,28 @@ def test_bad_points():
 def test_bad_density_argument():
     with pytest.raises(TypeError, match=r"^density must be a RandomDensity"):
         densities.boundary_mass(np.zeros(3))
+
+
+def test_between_nodes_tells_the_papers_eq15_from_the_smooth_one():
+    g = ch.grid(-8, 8, 50, 3)   # the paper's N = 50 resolves the smooth factors
+    rough = densities.between_nodes(densities.paper_tt_density(3, 0, grid=g), n_points=4000)
+    smooth = densities.between_nodes(densities.tt_gaussian_density(3, 0, grid=g), n_points=4000)
+    assert rough["negative_volume"] > 0.1 and rough["factor_min"] < -0.01
+    assert rough["coefficient_tail"] > 1e-2 and rough["tail_excess"] > 1e3
+    assert smooth["negative_volume"] == 0 and smooth["negative_share"] == 0 and smooth["factor_min"] > -1e-12
+    assert smooth["coefficient_tail"] < 1e-4 and smooth["tail_excess"] < 10
+    assert 0 < smooth["score_max"] < 10 < rough["score_max"]
+
+
+def test_between_nodes_negative_share_against_its_definition():
+    p = densities.paper_tt_density(3, 1, grid=ch.grid(-8, 8, 20, 3))
+    m = densities.between_nodes(p, n_points=3000, half_width=2.0, seed=5)
+    x = np.random.default_rng(5).uniform(-2, 2, size=(3000, 3))
+    v = p(x)
+    assert m["negative_share"] == pytest.approx(-v[v < 0].sum() / np.abs(v).sum(), rel=1e-12)
+    assert m["negative_volume"] == pytest.approx(np.mean(v < 0), abs=0)
+
+
+def test_between_nodes_refuses_a_mixture():
+    with pytest.raises(ValueError, match=r"^between_nodes is for Eq\. \(15\) densities"):
+        densities.between_nodes(densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)))
