@@ -334,17 +334,6 @@ def encode_piecewise(x, score, t_max: float, rtol: float, breaks=None) -> np.nda
 
 
 class _Counted:
-    """A score callable that counts its calls (for the splitting solution)."""
-
-    def __init__(self, fn):
-        self.fn, self.calls = fn, 0
-
-    def __call__(self, x, t):
-        self.calls += 1
-        return self.fn(x, t)
-
-
-class _Counted:
     """A score callable that counts its calls."""
 
     def __init__(self, fn):
