@@ -64,6 +64,13 @@ PARAMETERS: list[tuple[str, str]] = [
      "(the noise schedule's \\beta_1 = 10^{-4})"),
     (r"(?<![\d.])\d+\s*(?:×|\\times)\s*\d+(?![\d.])",
      "an image size or an array shape (the paper's 256×256 models, 8×8 digits)"),
+    (r"\bseeds?\s+\d+(?:\s*(?:[–,-]|and|to)\s*\d+)*",
+     "a seed: the name of a random density, which the chapter chooses (seed 101)"),
+    (r"\b(?:tolerances?|rtol|atol|run at|against|between)\b[^.$\d]{0,30}\$?(?:\d\s*\\times\s*)?10\^\{?[-−]?\d+\}?\$?"
+     r"(?:[^.$\d]{0,40}\$?(?:\d\s*\\times\s*)?10\^\{?[-−]?\d+\}?\$?)*",
+     "the tolerances of a convergence study, listed or compared after a word that says "
+     "so (at tolerances 10^-8, 5 x 10^-9 and 10^-12; between 10^-9 and 10^-10)"),
+    (r"\$?(?:\d\s*\\times\s*)?10\^\{?[-−]?\d+\}?\$?\s+runs?\b", "a tolerance naming a run (the 10^-9 run)"),
 ]
 
 _ALLOW = [re.compile(p) for p, _ in PARAMETERS]
@@ -193,6 +200,10 @@ def test_glued_number_is_not_caught(text):
     "(gt-eq-ode)=\n$$ x = 1 $$ (thm31-eq-123)",
     r"from $\beta_1 = 10^{-4}$ to $\beta_T = 0.02$",
     "the paper's 256×256 models and our 8×8 digits, a $128 \\times 128$ grid",
+    "seed 101 and seeds 105, 108; the trajectories of seed 107",
+    r"at tolerances $10^{-8}$, $5 \times 10^{-9}$, $10^{-9}$ and $10^{-12}$",
+    r"the difference between $10^{-9}$ and $10^{-10}$ matches the real error of the $10^{-9}$ run",
+    r"against a run at $10^{-12}$; the $5 \times 10^{-9}$ run",
 ])
 def test_parameter_is_not_caught(text):
     assert typed_numbers(text) == []
