@@ -29,6 +29,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def missing_browser() -> str | None:
+    """Why a headless browser cannot start here (Chromium or Playwright missing), or None."""
+    if not os.path.exists(CHROMIUM):
+        return f"Chromium not found at {CHROMIUM}; run scripts/install_chromium.sh"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -e '.[test]')"
+    return None
+
 HARMLESS_SCHEMES = {"data", "blob", "about"}
 
 

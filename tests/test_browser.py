@@ -89,17 +89,12 @@ def base_url():
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
     """One headless Chromium with a fresh profile; requests leaving the machine are aborted."""
-    problem = None
-    if not Path(headless.CHROMIUM).exists():
-        problem = f"Chromium not found at {headless.CHROMIUM}; run scripts/install_chromium.sh"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright Python package is not installed (pip install -e '.[test]')"
+    problem = headless.missing_browser()
     if problem:
         if os.environ.get("CI"):
             pytest.fail(problem + " (CI is set, so this is a failure)")
         pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         # Aborts anything that would leave the machine; each page records it too.

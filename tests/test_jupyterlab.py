@@ -52,13 +52,7 @@ def _free_port() -> int:
 
 
 def _require_chromium():
-    problem = None
-    if not Path(headless.CHROMIUM).exists():
-        problem = f"Chromium not found at {headless.CHROMIUM}; run scripts/install_chromium.sh"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "the playwright Python package is not installed (pip install -e '.[test]')"
+    problem = headless.missing_browser()
     if problem:
         if os.environ.get("CI"):
             pytest.fail(problem + " (CI is set, so this is a failure)")
