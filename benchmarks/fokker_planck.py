@@ -24,6 +24,7 @@ Usage:
 The JSON is written atomically (temporary file + rename); the chapter
 book/fokker_planck_tt.ipynb reads it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,9 @@ SEED = 0
 def run_splitting(dens, M):
     times = np.linspace(0.0, T_FINAL, M + 1)
     t0 = time.perf_counter()
-    sol = fp.solve_splitting(fp.ornstein_uhlenbeck(dens.d), dens.tt, dens.grid, times, h=T_FINAL / M,
-                             tol=TOL, rank_max=40, nswp=4, dr_max=1)
+    sol = fp.solve_splitting(
+        fp.ornstein_uhlenbeck(dens.d), dens.tt, dens.grid, times, h=T_FINAL / M, tol=TOL, rank_max=40, nswp=4, dr_max=1
+    )
     return time.perf_counter() - t0, sol
 
 
@@ -103,8 +105,13 @@ def ground_truth_error(exact, dens, times):
 def bench(d, repeats, with_fpcross=True, family="smooth"):
     N, M = densities.PAPER_SETTINGS[d]
     dens = densities.random_density(d, SEED, family=family)
-    rows = {"d": d, "N": N, "M": M, "tol": TOL, "density": {"family": family, "kind": dens.kind, "seed": SEED,
-            "ranks": dens.ranks, "error": dens.error}}
+    rows = {
+        "d": d,
+        "N": N,
+        "M": M,
+        "tol": TOL,
+        "density": {"family": family, "kind": dens.kind, "seed": SEED, "ranks": dens.ranks, "error": dens.error},
+    }
     t_split, t_exact, t_fpc, r_exact, r_split = [], [], [], [], []
     for rep in range(repeats):
         te, exact = run_exact(dens, M)
@@ -116,25 +123,36 @@ def bench(d, repeats, with_fpcross=True, family="smooth"):
             t_fpc.append(tf)
             r_exact.append(tf / te)
             r_split.append(ts / tf)
-        print(f"  d={d} run {rep + 1}/{repeats}: exact {te:.3g} s, splitting {ts:.3g} s"
-              + (f", fpcross {tf:.3g} s" if with_fpcross else ""), flush=True)
+        print(
+            f"  d={d} run {rep + 1}/{repeats}: exact {te:.3g} s, splitting {ts:.3g} s"
+            + (f", fpcross {tf:.3g} s" if with_fpcross else ""),
+            flush=True,
+        )
     e_split = errors_against(exact, split.tensors[1:])
-    rows["exact"] = {"time_s": float(np.median(t_exact)), "times_s": t_exact,
-                     "ranks": max(max(r) for r in exact.ranks)}
-    rows["splitting"] = {"time_s": float(np.median(t_split)), "times_s": t_split,
-                         "error_max": float(e_split.max()), "error_final": float(e_split[-1]),
-                         "rank_max_reached": int(max(split.info["ranks"])),
-                         "ranks_over_time": [int(r) for r in split.info["ranks"]]}
+    rows["exact"] = {"time_s": float(np.median(t_exact)), "times_s": t_exact, "ranks": max(max(r) for r in exact.ranks)}
+    rows["splitting"] = {
+        "time_s": float(np.median(t_split)),
+        "times_s": t_split,
+        "error_max": float(e_split.max()),
+        "error_final": float(e_split[-1]),
+        "rank_max_reached": int(max(split.info["ranks"])),
+        "ranks_over_time": [int(r) for r in split.info["ranks"]],
+    }
     if with_fpcross:
         e_fpc = errors_against(exact, solver.Y_list)
-        rows["fpcross"] = {"time_s": float(np.median(t_fpc)), "times_s": t_fpc,
-                           "error_max": float(e_fpc.max()), "error_final": float(e_fpc[-1]),
-                           "rank_max_reached": int(max(max(teneva.ranks(Y)) for Y in solver.Y_list))}
+        rows["fpcross"] = {
+            "time_s": float(np.median(t_fpc)),
+            "times_s": t_fpc,
+            "error_max": float(e_fpc.max()),
+            "error_final": float(e_fpc[-1]),
+            "rank_max_reached": int(max(max(teneva.ranks(Y)) for Y in solver.Y_list)),
+        }
         rows["ratio_fpcross_over_exact"] = float(np.median(r_exact))
         rows["ratio_splitting_over_fpcross"] = float(np.median(r_split))
     if d == 2:
         gt_times = [0.02, 0.5, 1.0, 2.0, 5.0]
-        rows["exact"]["error_vs_ground_truth"] = dict(zip(map(str, gt_times), ground_truth_error(exact, dens, gt_times)))
+        errors = ground_truth_error(exact, dens, gt_times)
+        rows["exact"]["error_vs_ground_truth"] = dict(zip(map(str, gt_times), errors))
     return rows
 
 
@@ -143,8 +161,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 3, 7])
     ap.add_argument("--no-fpcross", action="store_true")
-    ap.add_argument("--family", choices=list(densities.FAMILIES), default="smooth",
-                    help="family of the random densities (default: smooth, the one the chapter uses)")
+    ap.add_argument(
+        "--family",
+        choices=list(densities.FAMILIES),
+        default="smooth",
+        help="family of the random densities (default: smooth, the one the chapter uses)",
+    )
     ap.add_argument("--out", default=os.path.join("book", "data", "fokker_planck_benchmark.json"))
     args = ap.parse_args(argv)
     load_start = list(os.getloadavg())
@@ -153,27 +175,46 @@ def main(argv=None):
     for d in args.dims:
         results.append(bench(d, args.repeats, not args.no_fpcross, args.family))
     print()
-    print(f"{'d':>2} {'N':>4} {'M':>4} | {'splitting s':>11} {'err':>8} | {'exact s':>8} | "
-          f"{'fpcross s':>9} {'err':>8} | {'fpc/exact':>9} {'split/fpc':>9}")
+    print(
+        f"{'d':>2} {'N':>4} {'M':>4} | {'splitting s':>11} {'err':>8} | {'exact s':>8} | "
+        f"{'fpcross s':>9} {'err':>8} | {'fpc/exact':>9} {'split/fpc':>9}"
+    )
     for r in results:
         fpc = r.get("fpcross")
-        print(f"{r['d']:>2} {r['N']:>4} {r['M']:>4} | {r['splitting']['time_s']:>11.3g} "
-              f"{r['splitting']['error_max']:>8.2g} | {r['exact']['time_s']:>8.3g} | "
-              + (f"{fpc['time_s']:>9.3g} {fpc['error_max']:>8.2g} | {r['ratio_fpcross_over_exact']:>9.3g} "
-                 f"{r['ratio_splitting_over_fpcross']:>9.3g}" if fpc else "       -- | --"))
+        print(
+            f"{r['d']:>2} {r['N']:>4} {r['M']:>4} | {r['splitting']['time_s']:>11.3g} "
+            f"{r['splitting']['error_max']:>8.2g} | {r['exact']['time_s']:>8.3g} | "
+            + (
+                f"{fpc['time_s']:>9.3g} {fpc['error_max']:>8.2g} | {r['ratio_fpcross_over_exact']:>9.3g} "
+                f"{r['ratio_splitting_over_fpcross']:>9.3g}"
+                if fpc
+                else "       -- | --"
+            )
+        )
     for r in results:
         if "error_vs_ground_truth" in r["exact"]:
-            print(f"exact propagator vs dense ground truth, d = {r['d']}: "
-                  + ", ".join(f"t={k}: {v:.2g}" for k, v in r["exact"]["error_vs_ground_truth"].items()))
-    payload = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fokker_planck.py "
-                          + " ".join(argv if argv is not None else sys.argv[1:]),
-               "repeats": args.repeats, "t_final": T_FINAL,
-               "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                           "processor": platform.processor() or platform.machine(),
-                           "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-                           "numpy": np.__version__, "scipy": scipy.__version__, "teneva": teneva.__version__,
-                           "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
-               "results": results}
+            print(
+                f"exact propagator vs dense ground truth, d = {r['d']}: "
+                + ", ".join(f"t={k}: {v:.2g}" for k, v in r["exact"]["error_vs_ground_truth"].items())
+            )
+    payload = {
+        "command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fokker_planck.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "repeats": args.repeats,
+        "t_final": T_FINAL,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "teneva": teneva.__version__,
+            "load_average_start": load_start,
+            "load_average_end": list(os.getloadavg()),
+        },
+        "results": results,
+    }
     _io.atomic_write(args.out, json.dumps(payload, indent=1, default=_io.json_default))
     print(f"load average at the end: {payload['machine']['load_average_end']}")
     print(f"\nwrote {args.out}")

@@ -13,6 +13,7 @@
   task simply runs again. Records are ``{"config": ...}`` (first), ``{"row": ...}`` and
   ``{"session": ...}``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,15 +24,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_open", "check_writable", "partial_path", "append_record",
-           "read_partial", "json_default"]
+__all__ = [
+    "atomic_write",
+    "atomic_open",
+    "check_writable",
+    "partial_path",
+    "append_record",
+    "read_partial",
+    "json_default",
+]
 
 
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "w"):
     """Context manager yielding a file opened on a temporary name, renamed to ``path`` on success.
 
-    mode : "w" (text, newline as written) or "wb" (bytes). Creates the parent folders.
+    mode : "w" (UTF-8 text, newline as written) or "wb" (bytes). Creates the parent folders.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
@@ -42,7 +50,7 @@ def atomic_open(path, mode: str = "w"):
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, mode, **({"newline": ""} if mode == "w" else {})) as fh:
+        with os.fdopen(fd, mode, **({"newline": "", "encoding": "utf-8"} if mode == "w" else {})) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -4,21 +4,39 @@ Each helper returns the argument as a float64 array (or float) and raises
 ``ValueError`` / ``TypeError`` whose message names the argument and says what was
 expected, so that bad input fails loudly instead of propagating NaNs.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["points", "vector", "spd_matrix", "time", "times", "positive", "function",
-           "positive_int", "interval", "tt", "count", "array"]
+__all__ = [
+    "finite",
+    "float_array",
+    "points",
+    "paired_points",
+    "vector",
+    "spd_matrix",
+    "time",
+    "times",
+    "positive",
+    "function",
+    "positive_int",
+    "interval",
+    "tt",
+    "count",
+    "array",
+]
 
 
-def _finite(arr: np.ndarray, name: str) -> np.ndarray:
+def finite(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` unchanged if every entry is finite."""
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     return arr
 
 
-def _float_array(value, name: str) -> np.ndarray:
+def float_array(value, name: str) -> np.ndarray:
+    """``value`` as a float64 array of any shape (TypeError naming ``name`` if it is not numeric)."""
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -28,27 +46,37 @@ def _float_array(value, name: str) -> np.ndarray:
 
 def points(x, name: str = "x", d: int | None = None) -> np.ndarray:
     """``x`` as a finite float array of shape (n, d), n >= 1."""
-    arr = _float_array(x, name)
+    arr = float_array(x, name)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {arr.shape}")
     if d is not None and arr.shape[1] != d:
         raise ValueError(f"{name} must have {d} columns (dimension d = {d}), got shape {arr.shape}")
-    return _finite(arr, name)
+    return finite(arr, name)
+
+
+def paired_points(x0, x1, names=("x0", "x1")) -> tuple[np.ndarray, np.ndarray]:
+    """Two point clouds (n, d) of the same shape: the i-th point of one is paired with the i-th of the other."""
+    n0, n1 = names
+    x0 = points(x0, n0)
+    x1 = points(x1, n1, d=x0.shape[1])
+    if x1.shape[0] != x0.shape[0]:
+        raise ValueError(f"{n0} and {n1} must hold the same number of points, got {x0.shape[0]} and {x1.shape[0]}")
+    return x0, x1
 
 
 def vector(a, name: str, d: int | None = None) -> np.ndarray:
     """``a`` as a finite float vector of shape (d,)."""
-    arr = _float_array(a, name)
+    arr = float_array(a, name)
     if arr.ndim != 1 or arr.size < 1:
         raise ValueError(f"{name} must be a vector of shape (d,), got shape {arr.shape}")
     if d is not None and arr.shape[0] != d:
         raise ValueError(f"{name} must have shape ({d},), got shape {arr.shape}")
-    return _finite(arr, name)
+    return finite(arr, name)
 
 
 def spd_matrix(cov, name: str = "cov", d: int | None = None, rtol: float = 1e-10) -> np.ndarray:
     """``cov`` as a symmetric positive-definite (d, d) matrix (symmetrised exactly)."""
-    arr = _finite(_float_array(cov, name), name)
+    arr = finite(float_array(cov, name), name)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"{name} must be a square (d, d) matrix, got shape {arr.shape}")
     if d is not None and arr.shape[0] != d:
@@ -67,7 +95,7 @@ def spd_matrix(cov, name: str = "cov", d: int | None = None, rtol: float = 1e-10
 
 def time(t, name: str = "t") -> float:
     """``t`` as a finite float >= 0."""
-    arr = _float_array(t, name)
+    arr = float_array(t, name)
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a scalar time, got shape {arr.shape}")
     value = float(arr)
@@ -78,7 +106,7 @@ def time(t, name: str = "t") -> float:
 
 def times(ts, name: str = "t_eval") -> np.ndarray:
     """``ts`` as a non-empty, non-decreasing 1-D array of finite times >= 0."""
-    arr = _finite(_float_array(ts, name), name)
+    arr = finite(float_array(ts, name), name)
     if arr.ndim != 1 or arr.size < 1:
         raise ValueError(f"{name} must be a non-empty 1-D array of times, got shape {arr.shape}")
     if arr.min() < 0:
@@ -90,7 +118,7 @@ def times(ts, name: str = "t_eval") -> np.ndarray:
 
 def positive(value, name: str) -> float:
     """``value`` as a finite float > 0."""
-    arr = _float_array(value, name)
+    arr = float_array(value, name)
     if arr.ndim != 0 or not np.isfinite(arr) or float(arr) <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(arr)
@@ -103,15 +131,9 @@ def function(f, name: str):
     return f
 
 
-def positive_int(value, name: str) -> int:
-    """``value`` as an int >= 1 (bool and non-integers refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 # --- tt: the Chebyshev interval and the tensor train, shared by chebyshev,
 # fokker_planck, sampling and table1
+
 
 def interval(a, b, n):
     """A Chebyshev interval: finite scalars a < b and an integer n >= 3 of nodes -> (a, b, n)."""
@@ -156,11 +178,24 @@ def tt(Y, name: str = "Y", grid_=None) -> list:
         if bad:
             raise ValueError(f"every core of {name} must have n = {grid_.n} grid nodes, got {bad[0]}")
     return cores
+
+
+# --- integers
+
+
 def count(value, name: str, minimum: int = 1) -> int:
-    """``value`` as a Python int, checked to be an integer (not a bool) >= ``minimum``."""
+    """``value`` as a Python int, checked to be an integer (not a bool) >= ``minimum``.
+
+    The one integer check of the library: every count, size and seed goes through it.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def positive_int(value, name: str) -> int:
+    """``count(value, name, 1)``: the same check under its older name (table1 uses it)."""
+    return count(value, name, 1)
 
 
 def array(x) -> np.ndarray:

@@ -9,6 +9,7 @@ Round-off-level values differ in their digits between machines (BLAS, CPU), so t
 text a chapter stores for them must not print those digits: :func:`fmt` writes a value
 below a floor as the floor (``"< 1e-12"``), :func:`bound` as the next power of ten.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,16 +30,14 @@ def data_dir(start: str | Path = ".") -> Path:
     for cand in (start / "data", start / "book" / "data"):
         if cand.is_dir():
             return cand
-    raise FileNotFoundError(f"no book data folder under {start.resolve()}: looked for "
-                            f"'data' and 'book/data'")
+    raise FileNotFoundError(f"no book data folder under {start.resolve()}: looked for 'data' and 'book/data'")
 
 
 def style(font_size: float = 11) -> None:
     """The book's matplotlib settings: 100 dpi on screen and in files, ``font_size`` points."""
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100,
-                         "font.size": check.positive(font_size, "font_size")})
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "font.size": check.positive(font_size, "font_size")})
 
 
 def fmt(value, digits: int = 3, floor: float | None = None, zero: str | None = None) -> str:
@@ -73,8 +72,10 @@ def glue(name: str, value, spec: str | None = None):
     """Store ``value`` for the prose under ``name`` (myst-nb glue, not displayed).
 
     spec : a format spec applied first (``"{:.1%}"`` or ``".3g"``), so the page shows
-    exactly the stored string. Returns ``value`` unchanged, so a cell can write
-    ``w2 = book.glue("w2_10nfe", compute(), ".3f")``.
+    exactly the stored string. Returns None, so a cell that ends on a glue shows
+    nothing: the value at full precision would be stored as the cell's output, and its
+    last digits follow the CPU's SIMD kernels, which nbval then reports as a change
+    (it did, in CI, on a machine other than the one that executed the chapter).
     """
     from myst_nb import glue as _glue
 
@@ -84,7 +85,6 @@ def glue(name: str, value, spec: str | None = None):
     if spec is not None:
         shown = spec.format(value) if "{" in spec else format(value, spec)
     _glue(name, shown, display=False)
-    return value
 
 
 def _real(value, name):

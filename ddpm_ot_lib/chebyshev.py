@@ -45,7 +45,15 @@ Traps of teneva 0.14 that this module avoids (measured):
   runs the same maxvol sweeps (``teneva.maxvol`` / ``maxvol_rect``; the tests check it
   returns teneva.cross's tensor for the same start) with a rank cap and a cheap stopping
   test. ``teneva.rand`` without a seed is not reproducible: the start is seeded.
+
+This module is longer than the book's ~500-line guide and one topic: functions on a Chebyshev grid, stored as
+tensor trains. The 1-D part (nodes, differentiation, interpolation, quadrature, the
+basis) is about 150 lines that every TT operation here is built on, and the TT
+operations (cross, evaluation, gradient, rounding, integral) are the ones the paper's
+App. C uses on that grid; kept together, a reader sees each trap's fix beside the
+matrix it concerns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,16 +65,34 @@ from scipy.fft import dct
 
 from . import _validate as check
 
-__all__ = ["Grid", "grid", "nodes", "diff_matrices", "interpolation_matrix", "quadrature_weights",
-           "values_to_coefficients", "chebyshev_basis", "tt_cross", "tt_evaluate", "tt_chain_gradient",
-           "tt_gradient", "tt_integral",
-           "tt_truncate", "tt_norm", "tt_relative_error", "tt_ranks", "tt_storage", "tt_full",
-           "tt_scale"]
+__all__ = [
+    "Grid",
+    "grid",
+    "nodes",
+    "diff_matrices",
+    "interpolation_matrix",
+    "quadrature_weights",
+    "values_to_coefficients",
+    "chebyshev_basis",
+    "tt_cross",
+    "tt_evaluate",
+    "tt_chain_gradient",
+    "tt_gradient",
+    "tt_integral",
+    "tt_truncate",
+    "tt_norm",
+    "tt_relative_error",
+    "tt_ranks",
+    "tt_storage",
+    "tt_full",
+    "tt_scale",
+]
 
 _CHUNK = 8192  # points per block in tt_evaluate (bounds the (m, n) interpolation matrices)
 
 
 # --------------------------------------------------------------------------- grids
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -75,6 +101,7 @@ class Grid:
     Build it with :func:`grid`, which checks the arguments. ``nodes`` is the 1-D grid
     (n,), node 0 = b (teneva's order).
     """
+
     a: float
     b: float
     n: int
@@ -218,6 +245,7 @@ def quadrature_weights(a, b, n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- TT helpers
 
+
 def tt_ranks(Y) -> list[int]:
     """TT ranks ``[1, r_1, ..., r_{d-1}, 1]``."""
     return [1] + [int(G.shape[2]) for G in check.tt(Y)]
@@ -287,7 +315,7 @@ def tt_truncate(Y, tol: float = 1e-12, rank_max: int | None = None) -> list:
     for k in range(d - 1, 0, -1):
         r1, n, r2 = Z[k].shape
         U, s, Vt = np.linalg.svd(Z[k].reshape(r1, n * r2), full_matrices=False)
-        tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]              # tail[j] = ||s[j:]||
+        tail = np.sqrt(np.cumsum(s[::-1] ** 2))[::-1]  # tail[j] = ||s[j:]||
         r = max(1, int(np.count_nonzero(tail > delta)))
         if r_cap is not None:
             r = min(r, r_cap)
@@ -406,13 +434,22 @@ def _cross(f, Y0, nswp, tol, dr_min, dr_max, rank_max, tau=1.1, tau0=1.05, k0=10
         if change < tol:
             break
     if info is not None:
-        info.update({"evals": evals, "sweeps": sweeps, "change": float(change),
-                     "rank": max(G.shape[2] for G in Y)})
+        info.update({"evals": evals, "sweeps": sweeps, "change": float(change), "rank": max(G.shape[2] for G in Y)})
     return Y
 
 
-def tt_cross(func, grid_: Grid, tol: float = 1e-10, nswp: int = 10, rank0: int = 2, dr_max: int = 2,
-             rank_max: int = 40, seed: int = 0, Y0=None, info: dict | None = None) -> list:
+def tt_cross(
+    func,
+    grid_: Grid,
+    tol: float = 1e-10,
+    nswp: int = 10,
+    rank0: int = 2,
+    dr_max: int = 2,
+    rank_max: int = 40,
+    seed: int = 0,
+    Y0=None,
+    info: dict | None = None,
+) -> list:
     r"""TT approximation of ``func`` on the Chebyshev grid by TT-cross, then SVD rounding.
 
     The cross is teneva.cross's maxvol algorithm (``teneva.maxvol`` / ``maxvol_rect``)
@@ -486,9 +523,10 @@ def tt_evaluate(Y, grid_: Grid, x) -> np.ndarray:
     x = check.points(x, "x", d=grid_.d)
     out = np.empty(x.shape[0])
     for s in range(0, x.shape[0], _CHUNK):
-        xs = x[s:s + _CHUNK]
-        out[s:s + _CHUNK] = _chain([_apply(_interp_matrix(xs[:, k], grid_.a, grid_.b, grid_.n), G)
-                                    for k, G in enumerate(cores)])
+        xs = x[s : s + _CHUNK]
+        out[s : s + _CHUNK] = _chain(
+            [_apply(_interp_matrix(xs[:, k], grid_.a, grid_.b, grid_.n), G) for k, G in enumerate(cores)]
+        )
     return out
 
 
@@ -562,9 +600,9 @@ def tt_gradient(Y, grid_: Grid, x, with_value: bool = False):
     grad = np.empty_like(x)
     val = np.empty(m)
     for s in range(0, m, _CHUNK):
-        xs = x[s:s + _CHUNK]
+        xs = x[s : s + _CHUNK]
         mats = [_interp_matrix(xs[:, k], grid_.a, grid_.b, grid_.n) for k in range(d)]
         T = [_apply(P, G) for P, G in zip(mats, cores)]
         dT = [_apply(P, G) for P, G in zip(mats, dcores)]
-        val[s:s + _CHUNK], grad[s:s + _CHUNK] = tt_chain_gradient(T, dT)
+        val[s : s + _CHUNK], grad[s : s + _CHUNK] = tt_chain_gradient(T, dT)
     return (grad, val) if with_value else grad

@@ -1,5 +1,10 @@
 r"""Test beds for the optimality of the DDPM encoder, and the Lavenant–Santambrogio counterexample.
 
+(Longer than the book's ~500-line guide, one concern: the laws the beyond-Table-1 checks run
+on, each with its score, Hessian, samples and exact OT map where known behind one
+:class:`TestBed`; the TT route's derivatives live here because only these beds, and the runs
+built on them, use them.)
+
 The beyond-Table-1 chapter asks of several data laws :math:`\mu` whether the encoder
 :math:`E` (the probability-flow ODE, Eq. 9, run to :math:`t \to \infty`) is the optimal
 transport map to :math:`\gamma = N(0, I)`. Each law is a :class:`TestBed`: the score and the
@@ -32,9 +37,13 @@ TT of :math:`p_0`; score and Hessian from Chebyshev derivatives, :func:`tt_log_d
   Brenier's theorem :math:`\nabla u_\varepsilon` *is* the OT map from :math:`\mu_\varepsilon` to γ —
   known exactly — and the density is the change of variables
   :math:`p_0(x) = \gamma(\nabla u_\varepsilon(x))\,\det \nabla^2 u_\varepsilon(x)`.
-* :func:`random_density_bed` — the paper's random density of Eq. (14)
+* :func:`random_density_bed` — a random density of Eq. (14), the paper's or the smooth family's
   (:func:`ddpm_ot_lib.densities.random_density`), sampled by rejection.
+
+:func:`tt_density_derivatives` gives :math:`p_t` with its gradient and Hessian (no sign test), for a
+caller that stops trajectories at the zero set of :math:`p_t` (the paper's Eq. 15 interpolant).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,12 +56,27 @@ from scipy.stats import chi as _chi
 from . import _validate as check
 from . import chebyshev as cheb
 from . import fokker_planck as fp
-from . import gaussian
+from . import gaussian, references
 
-__all__ = ["TestBed", "gaussian_bed", "separable_bed", "radial_bed", "mixture_bed",
-           "tt_log_derivatives", "ls_cutoff_potential", "ls_map", "ls_hessian", "ls_density",
-           "ls_convexity_limit", "ls_sample", "lavenant_santambrogio_bed", "rejection_sample",
-           "random_density_bed", "quadrature_grid"]
+__all__ = [
+    "TestBed",
+    "gaussian_bed",
+    "separable_bed",
+    "radial_bed",
+    "mixture_bed",
+    "tt_log_derivatives",
+    "ls_cutoff_potential",
+    "ls_map",
+    "ls_hessian",
+    "ls_density",
+    "ls_convexity_limit",
+    "ls_sample",
+    "lavenant_santambrogio_bed",
+    "rejection_sample",
+    "random_density_bed",
+    "quadrature_grid",
+    "tt_density_derivatives",
+]
 
 
 @dataclass
@@ -72,6 +96,7 @@ class TestBed:
     mean             the data mean (d,) (the finite-T offset of the codes is mean · e^{-T})
     info             anything else (parameters, TT ranks, grid)
     """
+
     name: str
     kind: str
     d: int
@@ -88,6 +113,7 @@ class TestBed:
 
 # =========================================================================== closed form
 
+
 def _mixture_bed(name, weights, means, covs, ot_map, exactly_ot, box, info=None) -> TestBed:
     w, m, c = gaussian.mixture_params(weights, means, covs)
     chols = np.linalg.cholesky(c)
@@ -97,21 +123,29 @@ def _mixture_bed(name, weights, means, covs, ot_map, exactly_ot, box, info=None)
         k = rng.choice(w.size, size=int(n), p=w)
         return m[k] + np.einsum("nij,nj->ni", chols[k], rng.standard_normal((int(n), m.shape[1])))
 
-    return TestBed(name=name, kind="closed form", d=m.shape[1],
-                   score=lambda x, t: gaussian.mixture_score(x, t, w, m, c),
-                   hessian=lambda x, t: gaussian.mixture_hessian(x, t, w, m, c),
-                   log_density=lambda x: gaussian.mixture_log_density(x, 0.0, w, m, c),
-                   sample=sample, ot_map=ot_map, exactly_ot=exactly_ot, box=box,
-                   mean=(w[:, None] * m).sum(axis=0),
-                   info={"weights": w, "means": m, "covs": c, **(info or {})})
+    return TestBed(
+        name=name,
+        kind="closed form",
+        d=m.shape[1],
+        score=lambda x, t: gaussian.mixture_score(x, t, w, m, c),
+        hessian=lambda x, t: gaussian.mixture_hessian(x, t, w, m, c),
+        log_density=lambda x: gaussian.mixture_log_density(x, 0.0, w, m, c),
+        sample=sample,
+        ot_map=ot_map,
+        exactly_ot=exactly_ot,
+        box=box,
+        mean=(w[:, None] * m).sum(axis=0),
+        info={"weights": w, "means": m, "covs": c, **(info or {})},
+    )
 
 
 def gaussian_bed(mean=(0.5, -1.0), cov=((1.5, 0.4), (0.4, 0.5))) -> TestBed:
     r""":math:`N(a, \Sigma)`; exact OT map :math:`\Sigma^{-1/2}(x - a)` (Theorem 3.1)."""
     a = check.vector(mean, "mean")
     sigma = check.spd_matrix(cov, "cov", d=a.size)
-    return _mixture_bed("Gaussian", [1.0], a[None], sigma[None],
-                        lambda x: gaussian.ot_map(x, a, sigma), True, (-8.0, 8.0))
+    return _mixture_bed(
+        "Gaussian", [1.0], a[None], sigma[None], lambda x: gaussian.ot_map(x, a, sigma), True, (-8.0, 8.0)
+    )
 
 
 def separable_bed(marginals=None) -> TestBed:
@@ -123,11 +157,10 @@ def separable_bed(marginals=None) -> TestBed:
     """
     if marginals is None:
         marginals = [([0.5, 0.5], [-1.5, 1.5], [0.5, 0.7]), ([0.7, 0.3], [-0.5, 1.5], [0.6, 0.4])]
-    parts = [(check.vector(w, "weights"), check.vector(m, "means"), check.vector(s, "stds"))
-             for w, m, s in marginals]
+    parts = [(check.vector(w, "weights"), check.vector(m, "means"), check.vector(s, "stds")) for w, m, s in marginals]
     d = len(parts)
     grids = np.meshgrid(*[np.arange(p[0].size) for p in parts], indexing="ij")
-    combos = np.stack([g.ravel() for g in grids], axis=1)             # one row per product component
+    combos = np.stack([g.ravel() for g in grids], axis=1)  # one row per product component
     weights = np.prod([parts[k][0][combos[:, k]] for k in range(d)], axis=0)
     means = np.stack([parts[k][1][combos[:, k]] for k in range(d)], axis=1)
     covs = np.stack([np.diag([parts[k][2][combos[j, k]] ** 2 for k in range(d)]) for j in range(len(combos))])
@@ -142,14 +175,14 @@ def separable_bed(marginals=None) -> TestBed:
             out[:, k] = np.where(f <= 0.5, ndtri(f), -ndtri(g))
         return out
 
-    return _mixture_bed("separable", weights, means, covs, ot_map, True, (-8.0, 8.0),
-                        {"marginals": marginals})
+    return _mixture_bed("separable", weights, means, covs, ot_map, True, (-8.0, 8.0), {"marginals": marginals})
 
 
 def radial_bed(d: int = 2, weights=(0.5, 0.5), scales=(0.6, 1.5)) -> TestBed:
     r"""The centred scale mixture :math:`\sum_k w_k N(0, s_k^2 I_d)`: radially symmetric, not Gaussian.
 
-    Exact OT map :math:`T(x) = \rho(|x|)\,x/|x|` with :math:`\rho = F_{\chi_d}^{-1}\bigl(\sum_k w_k F_{\chi_d}(r/s_k)\bigr)`
+    Exact OT map :math:`T(x) = \rho(|x|)\,x/|x|` with
+    :math:`\rho = F_{\chi_d}^{-1}\bigl(\sum_k w_k F_{\chi_d}(r/s_k)\bigr)`
     (the radial monotone rearrangement; the gradient of a convex radial function).
     """
     w = check.vector(weights, "weights")
@@ -164,8 +197,16 @@ def radial_bed(d: int = 2, weights=(0.5, 0.5), scales=(0.6, 1.5)) -> TestBed:
         rho = _chi.isf(upper, d)
         return np.divide(rho, r, out=np.zeros_like(r), where=r > 0)[:, None] * x
 
-    return _mixture_bed("radial", w, np.zeros((w.size, d)), np.stack([sk**2 * np.eye(d) for sk in s]),
-                        ot_map, True, (-8.0, 8.0), {"scales": s})
+    return _mixture_bed(
+        "radial",
+        w,
+        np.zeros((w.size, d)),
+        np.stack([sk**2 * np.eye(d) for sk in s]),
+        ot_map,
+        True,
+        (-8.0, 8.0),
+        {"scales": s},
+    )
 
 
 def mixture_bed(d: int = 2, seed: int = 0, n_components: int = 3) -> TestBed:
@@ -187,6 +228,29 @@ def mixture_bed(d: int = 2, seed: int = 0, n_components: int = 3) -> TestBed:
 
 # =========================================================================== tensor train
 
+
+def _differentiated_cores(solution: fp.Solution):
+    """``cores_at(t)``: for each term (w, Y) of :func:`ddpm_ot_lib.fokker_planck.tt_at`, the cores
+    G_k with :math:`D_1 G_k` and :math:`D_2 G_k` (Chebyshev differentiation along the nodes),
+    cached for the last t (the ODE asks for the score and the Hessian at the same t)."""
+    g = solution.grid
+    d1, d2 = cheb.diff_matrices(g.a, g.b, g.n)
+    cache: dict = {}
+
+    def cores_at(t):
+        key = float(t)
+        if cache.get("t") != key:
+            cache.clear()
+            cache["t"] = key
+            cache["cores"] = [
+                (w, [(G, _apply_along_nodes(d1, G), _apply_along_nodes(d2, G)) for G in Y])
+                for w, Y in fp.tt_at(solution, key)
+            ]
+        return cache["cores"]
+
+    return cores_at
+
+
 def tt_log_derivatives(solution: fp.Solution):
     r"""``score(x, t)`` and ``hessian(x, t)`` of :math:`\log p_t` from a TT solution of Eq. (8).
 
@@ -207,18 +271,7 @@ def tt_log_derivatives(solution: fp.Solution):
     if not isinstance(solution, fp.Solution):
         raise TypeError(f"solution must be a fokker_planck.Solution, got {type(solution).__name__}")
     g = solution.grid
-    d1, d2 = cheb.diff_matrices(g.a, g.b, g.n)
-    cache: dict = {}
-
-    def cores_at(t):
-        key = float(t)
-        if cache.get("t") != key:
-            parts = fp.tt_at(solution, key)
-            cache.clear()
-            cache["t"] = key
-            cache["cores"] = [(w, [(G, np.einsum("ij,rjs->ris", d1, G), np.einsum("ij,rjs->ris", d2, G))
-                                   for G in Y]) for w, Y in parts]
-        return cache["cores"]
+    cores_at = _differentiated_cores(solution)
 
     def derivatives(x, t):
         x = check.points(x, "x", d=g.d)
@@ -233,8 +286,10 @@ def tt_log_derivatives(solution: fp.Solution):
         mats = [cheb.interpolation_matrix(x[:, k], g.a, g.b, g.n) for k in range(d)]
         for w, cores in cores_at(t):
             # factors[k][o]: core k with derivative order o, contracted with the points (m, r, r')
-            factors = [[(P @ C.transpose(1, 0, 2).reshape(g.n, -1)).reshape(m, C.shape[0], C.shape[2])
-                        for C in trio] for P, trio in zip(mats, cores)]
+            factors = [
+                [(P @ C.transpose(1, 0, 2).reshape(g.n, -1)).reshape(m, C.shape[0], C.shape[2]) for C in trio]
+                for P, trio in zip(mats, cores)
+            ]
 
             def chain(orders):
                 q = np.ones((m, 1))
@@ -256,8 +311,10 @@ def tt_log_derivatives(solution: fp.Solution):
                         hess[:, b, a] = hess[:, a, b]
         bad = ~(p > 0)
         if bad.any():
-            raise ValueError(f"p_t(x) <= 0 at {int(bad.sum())} point(s) (t = {t:.4g}): x lies in the tails, "
-                             "where the TT solution has no score")
+            raise ValueError(
+                f"p_t(x) <= 0 at {int(bad.sum())} point(s) (t = {t:.4g}): x lies in the tails, "
+                "where the TT solution has no score"
+            )
         s = grad / p[:, None]
         return s, hess / p[:, None, None] - np.einsum("mi,mj->mij", s, s)
 
@@ -274,8 +331,79 @@ def tt_log_derivatives(solution: fp.Solution):
     return (lambda x, t: both(x, t)[0]), (lambda x, t: both(x, t)[1])
 
 
-def tt_bed(name, density, d, box, n_grid, sample, ot_map, exactly_ot, mean, tol, rank_max, info,
-           quad_box=None):
+def tt_density_derivatives(solution: fp.Solution):
+    r"""``derivatives(x, t)`` -> :math:`(p_t, \nabla p_t, \nabla^2 p_t)` of a TT solution of Eq. (8), unchecked sign.
+
+    The same Chebyshev interpolant and differentiated cores as :func:`tt_log_derivatives`,
+    but (i) no test of :math:`p_t > 0`: the caller decides what a point in the zero set
+    of :math:`p_t` means (e.g. it stops the trajectory, as
+    :class:`ddpm_ot_lib.flow.AbsorbingScore` does), and (ii) points outside the box get
+    :math:`p_t = 0` and zero derivatives (the solution's convention) instead of an error.
+    The Hessian uses prefix and suffix products of the contracted cores, so a call costs
+    :math:`O(d^2)` core contractions instead of :math:`O(d^3)` (d = 20 is affordable):
+
+    .. math:: \partial_a\partial_b p = L_a\,F'_a\,F_{a+1}\cdots F_{b-1}\,F'_b\,R_{b+1},
+              \qquad L_a = F_1\cdots F_{a-1},\ R_b = F_b\cdots F_d,
+
+    :math:`F_k, F'_k, F''_k` core k of order 0, 1, 2 at the points.
+
+    Returns a callable (x (m, d), t) -> p (m,), grad (m, d), hess (m, d, d).
+    """
+    if not isinstance(solution, fp.Solution):
+        raise TypeError(f"solution must be a fokker_planck.Solution, got {type(solution).__name__}")
+    g = solution.grid
+    cores_at = _differentiated_cores(solution)
+
+    def inside_derivatives(x, t):
+        m, d = x.shape
+        p, grad, hess = np.zeros(m), np.zeros((m, d)), np.zeros((m, d, d))
+        mats = [cheb.interpolation_matrix(x[:, k], g.a, g.b, g.n) for k in range(d)]
+        for w, cores in cores_at(t):
+            f = [
+                [(P @ C.transpose(1, 0, 2).reshape(g.n, -1)).reshape(m, C.shape[0], C.shape[2]) for C in trio]
+                for P, trio in zip(mats, cores)
+            ]
+            left = [np.ones((m, 1))]  # left[k] = F_0 ... F_{k-1}, (m, r_k)
+            for k in range(d):
+                left.append(np.einsum("mr,mrs->ms", left[k], f[k][0]))
+            right = [np.ones((m, 1))] * (d + 1)  # right[k] = F_k ... F_{d-1}, (m, r_k)
+            for k in range(d - 1, -1, -1):
+                right[k] = np.einsum("mrs,ms->mr", f[k][0], right[k + 1])
+            p += w * left[d][:, 0]
+            for a in range(d):
+                q1 = np.einsum("mr,mrs->ms", left[a], f[a][1])
+                grad[:, a] += w * np.einsum("ms,ms->m", q1, right[a + 1])
+                hess[:, a, a] += w * np.einsum("ms,ms->m", np.einsum("mr,mrs->ms", left[a], f[a][2]), right[a + 1])
+                q = q1
+                for b in range(a + 1, d):
+                    val = w * np.einsum("ms,ms->m", np.einsum("mr,mrs->ms", q, f[b][1]), right[b + 1])
+                    hess[:, a, b] += val
+                    hess[:, b, a] += val
+                    q = np.einsum("mr,mrs->ms", q, f[b][0])
+        return p, grad, hess
+
+    def derivatives(x, t):
+        x = check.points(x, "x", d=g.d)
+        t = check.time(t)
+        inside = np.all((x >= g.a) & (x <= g.b), axis=1)
+        if inside.all():
+            return inside_derivatives(x, t)
+        m, d = x.shape
+        p, grad, hess = np.zeros(m), np.zeros((m, d)), np.zeros((m, d, d))
+        if inside.any():
+            p[inside], grad[inside], hess[inside] = inside_derivatives(x[inside], t)
+        return p, grad, hess
+
+    return derivatives
+
+
+def _apply_along_nodes(mat, G):
+    """``einsum("ij,rjs->ris", mat, G)`` as one matrix product (BLAS): G (r, n, s) -> (r, n, s)."""
+    r, n, s = G.shape
+    return (mat @ G.transpose(1, 0, 2).reshape(n, r * s)).reshape(n, r, s).transpose(1, 0, 2)
+
+
+def tt_bed(name, density, d, box, n_grid, sample, ot_map, exactly_ot, mean, tol, rank_max, info, quad_box=None):
     """A :class:`TestBed` whose score and Hessian come from the tensor-train route: ``density``
     (a callable on points (m, d)) by TT-cross on the Chebyshev grid of ``box`` with ``n_grid``
     nodes per axis (``tol``, ``rank_max``), normalised, propagated by the exact OU solver, and
@@ -287,14 +415,24 @@ def tt_bed(name, density, d, box, n_grid, sample, ot_map, exactly_ot, mean, tol,
     Y = cheb.tt_scale(Y, 1.0 / mass)
     sol = fp.solve_exact(Y, grid_, [0.0])
     score, hessian = tt_log_derivatives(sol)
-    return TestBed(name=name, kind="tensor train", d=d, score=score, hessian=hessian,
-                   log_density=lambda x: np.log(np.maximum(density(check.points(x, "x", d=d)) / mass, 1e-300)),
-                   sample=sample, ot_map=ot_map, exactly_ot=exactly_ot,
-                   box=tuple(box if quad_box is None else quad_box), mean=mean,
-                   info={"grid": grid_, "tt_ranks": cheb.tt_ranks(Y), "tt_mass": mass, "solution": sol, **info})
+    return TestBed(
+        name=name,
+        kind="tensor train",
+        d=d,
+        score=score,
+        hessian=hessian,
+        log_density=lambda x: np.log(np.maximum(density(check.points(x, "x", d=d)) / mass, 1e-300)),
+        sample=sample,
+        ot_map=ot_map,
+        exactly_ot=exactly_ot,
+        box=tuple(box if quad_box is None else quad_box),
+        mean=mean,
+        info={"grid": grid_, "tt_ranks": cheb.tt_ranks(Y), "tt_mass": mass, "solution": sol, **info},
+    )
 
 
 # --------------------------------------------------------------------------- Lavenant-Santambrogio
+
 
 def _ls_parts(x, width):
     """phi chi (m,), its gradient (m, 2) and Hessian (m, 2, 2); phi = x1 x2 + x1^4, chi = exp(-|x|^2 / (2 w^2))."""
@@ -310,8 +448,12 @@ def _ls_parts(x, width):
     hchi = chi[:, None, None] * (np.einsum("mi,mj->mij", x, x) / w2**2 - np.eye(2) / w2)
     val = phi * chi
     grad = chi[:, None] * gphi + phi[:, None] * gchi
-    hess = (chi[:, None, None] * hphi + np.einsum("mi,mj->mij", gphi, gchi) + np.einsum("mi,mj->mij", gchi, gphi)
-            + phi[:, None, None] * hchi)
+    hess = (
+        chi[:, None, None] * hphi
+        + np.einsum("mi,mj->mij", gphi, gchi)
+        + np.einsum("mi,mj->mij", gchi, gphi)
+        + phi[:, None, None] * hchi
+    )
     return val, grad, 0.5 * (hess + np.swapaxes(hess, 1, 2))
 
 
@@ -338,7 +480,9 @@ def ls_map(x, eps: float, width: float = 1.0) -> np.ndarray:
 
 
 def ls_hessian(x, eps: float, width: float = 1.0) -> np.ndarray:
-    r""":math:`\nabla^2 u_\varepsilon = I + \varepsilon\nabla^2\psi` at x (m, 2) -> (m, 2, 2): the Jacobian of the OT map."""
+    r""":math:`\nabla^2 u_\varepsilon = I + \varepsilon\nabla^2\psi` at x (m, 2) -> (m, 2, 2).
+
+    The Jacobian of the OT map."""
     x, eps, width = _ls_args(x, eps, width)
     return np.eye(2) + eps * _ls_parts(x, width)[2]
 
@@ -357,7 +501,8 @@ def ls_density(x, eps: float, width: float = 1.0) -> np.ndarray:
 
 def ls_convexity_limit(width: float = 1.0, half_width: float = 8.0, n: int = 801) -> float:
     r""":math:`\varepsilon_{max} = 1 / \max_x(-\lambda_{min}(\nabla^2\psi))` on a grid of
-    :math:`[-h, h]^2` (h = ``half_width``): :math:`u_\varepsilon` is convex for :math:`0 \le \varepsilon < \varepsilon_{max}`."""
+    :math:`[-h, h]^2` (h = ``half_width``): :math:`u_\varepsilon` is convex for
+    :math:`0 \le \varepsilon < \varepsilon_{max}`."""
     width = check.positive(width, "width")
     g = np.linspace(-half_width, half_width, int(n))
     pts = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
@@ -387,8 +532,9 @@ def ls_sample(n: int, eps: float, width: float = 1.0, seed: int = 0, tol: float 
     raise RuntimeError(f"Newton's method for (grad u)^(-1) did not converge (max residual {np.abs(res).max():.3g})")
 
 
-def lavenant_santambrogio_bed(eps: float, width: float = 1.0, n_grid: int = 128, box=(-8.0, 8.0),
-                              tol: float = 1e-12, rank_max: int = 60) -> TestBed:
+def lavenant_santambrogio_bed(
+    eps: float, width: float = 1.0, n_grid: int = 128, box=(-8.0, 8.0), tol: float = 1e-12, rank_max: int = 60
+) -> TestBed:
     r"""The Lavenant–Santambrogio data law :math:`\mu_\varepsilon` as a :class:`TestBed` (tensor train).
 
     :math:`p_0` (:func:`ls_density`) is put on the Chebyshev grid of ``box`` with ``n_grid``
@@ -402,16 +548,29 @@ def lavenant_santambrogio_bed(eps: float, width: float = 1.0, n_grid: int = 128,
     limit = ls_convexity_limit(width)
     if not 0.0 <= eps < limit:
         raise ValueError(f"eps must lie in [0, {limit:.4g}) (u must be convex), got {eps}")
-    return tt_bed(f"Lavenant-Santambrogio eps={eps:g}", lambda x: ls_density(x, eps, width), 2, box, n_grid,
-                   lambda n, seed=0: ls_sample(n, eps, width, seed)[0], lambda x: ls_map(x, eps, width),
-                   False, np.zeros(2), tol, rank_max, {"eps": eps, "width": width, "eps_max": limit},
-                   quad_box=(-6.0, 6.0))
+    return tt_bed(
+        f"Lavenant-Santambrogio eps={eps:g}",
+        lambda x: ls_density(x, eps, width),
+        2,
+        box,
+        n_grid,
+        lambda n, seed=0: ls_sample(n, eps, width, seed)[0],
+        lambda x: ls_map(x, eps, width),
+        False,
+        np.zeros(2),
+        tol,
+        rank_max,
+        {"eps": eps, "width": width, "eps_max": limit},
+        quad_box=(-6.0, 6.0),
+    )
 
 
 # --------------------------------------------------------------------------- the paper's Eq. (14)
 
-def rejection_sample(density: Callable, n: int, box, d: int, seed: int = 0, bound: float | None = None,
-                     batch: int = 20000) -> np.ndarray:
+
+def rejection_sample(
+    density: Callable, n: int, box, d: int, seed: int = 0, bound: float | None = None, batch: int = 20000
+) -> np.ndarray:
     r"""n exact samples of the (unnormalised) density on :math:`[a, b]^d` by rejection from the uniform law.
 
     ``bound`` must dominate the density on the box; by default 1.2 times the largest
@@ -432,36 +591,49 @@ def rejection_sample(density: Callable, n: int, box, d: int, seed: int = 0, boun
     return np.concatenate(out)[:n]
 
 
-def random_density_bed(d: int = 2, seed: int = 0, n_grid: int | None = None) -> TestBed:
-    r"""The paper's random density of Eq. (14) (:func:`ddpm_ot_lib.densities.random_density`) as a TestBed.
+def random_density_bed(d: int = 2, seed: int = 0, n_grid: int | None = None, family: str = "paper") -> TestBed:
+    r"""A random density of §3.4 (:func:`ddpm_ot_lib.densities.random_density`) as a TestBed.
 
-    On its own grid (the paper's, [-8, 8]^d with N = 250 in d = 2, or ``n_grid`` nodes);
-    samples by :func:`rejection_sample` from the formula; no exact OT map.
+    ``family`` "paper" (default: the paper's Eq. 14 for d <= 3) or "smooth" (the book's
+    variant). On its own grid (the paper's, [-8, 8]^d with N = 250 in d = 2, or ``n_grid``
+    nodes); samples by :func:`rejection_sample` from the formula on [-6, 6]^d; no exact
+    OT map.
     """
     from . import densities
 
+    if family not in densities.FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(map(repr, densities.FAMILIES))}, got {family!r}")
     grid_ = None if n_grid is None else cheb.grid(-8.0, 8.0, int(n_grid), d)
-    dens = densities.random_density(d, seed, grid=grid_)
+    dens = densities.random_density(d, seed, family=family, grid=grid_)
     sol = fp.solve_exact(dens.tt, dens.grid, [0.0])
     score, hessian = tt_log_derivatives(sol)
     probe = rejection_sample(dens, 20000, (-6.0, 6.0), d, seed=12345)
-    return TestBed(name=f"Eq. (14) d={d} seed={seed}", kind="tensor train", d=d, score=score, hessian=hessian,
-                   log_density=lambda x: np.log(np.maximum(dens(x), 1e-300)),
-                   sample=lambda n, s=0: rejection_sample(dens, n, (-6.0, 6.0), d, seed=s),
-                   ot_map=None, exactly_ot=False, box=(-6.0, 6.0), mean=probe.mean(axis=0),
-                   info={"grid": dens.grid, "tt_ranks": dens.ranks, "solution": sol, "density": dens})
+    name = f"Eq. (14) d={d} seed={seed}" if family == "paper" else f"Eq. (14), smooth family, d={d} seed={seed}"
+    return TestBed(
+        name=name,
+        kind="tensor train",
+        d=d,
+        score=score,
+        hessian=hessian,
+        log_density=lambda x: np.log(np.maximum(dens(x), 1e-300)),
+        sample=lambda n, s=0: rejection_sample(dens, n, (-6.0, 6.0), d, seed=s),
+        ot_map=None,
+        exactly_ot=False,
+        box=(-6.0, 6.0),
+        mean=probe.mean(axis=0),
+        info={"grid": dens.grid, "tt_ranks": dens.ranks, "solution": sol, "density": dens},
+    )
 
 
 # --------------------------------------------------------------------------- quadrature
+
 
 def quadrature_grid(box, n: int, d: int):
     r"""Tensor Gauss–Legendre nodes (n^d, d) and weights (n^d,) on the cube :math:`[a, b]^d`."""
     a, b = float(box[0]), float(box[1])
     if not a < b:
         raise ValueError(f"box must be (a, b) with a < b, got {box}")
-    z, w = np.polynomial.legendre.leggauss(int(n))
-    z = 0.5 * (a + b) + 0.5 * (b - a) * z
-    w = 0.5 * (b - a) * w
+    z, w = references.gauss_legendre(a, b, 1, n)  # the library's one rule, one panel
     nodes = np.stack(np.meshgrid(*[z] * d, indexing="ij"), axis=-1).reshape(-1, d)
     weights = np.prod(np.stack(np.meshgrid(*[w] * d, indexing="ij"), axis=-1).reshape(-1, d), axis=1)
     return nodes, weights

@@ -18,6 +18,7 @@ standard deviation ``sigma`` (pixels in [-1, 1]):
 .. math:: \mathcal{L} = \mathbb{E}_{q}\Bigl[\frac{\lVert x - g(z, y)\rVert^2}{2\sigma^2}\Bigr]
           + \mathrm{KL}\bigl(q(z \mid x, y)\,\Vert\,N(0, I)\bigr).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,13 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _validate as check
+
 __all__ = ["CVAE", "train_cvae"]
-
-
-def _positive_int(v, name):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    return int(v)
 
 
 class CVAE(nn.Module):
@@ -47,23 +44,34 @@ class CVAE(nn.Module):
     ``model.decode(z, y)``: z (n, k), labels y (n,) or scalar -> images (n, d).
     """
 
-    def __init__(self, dim: int, latent: int = 16, classes: int = 10, hidden: int = 256,
-                 sigma: float = 0.2, seed: int = 0):
+    def __init__(
+        self, dim: int, latent: int = 16, classes: int = 10, hidden: int = 256, sigma: float = 0.2, seed: int = 0
+    ):
         super().__init__()
-        dim, latent, hidden = (_positive_int(v, n) for v, n in
-                               ((dim, "dim"), (latent, "latent"), (hidden, "hidden")))
-        if _positive_int(classes, "classes") < 2:
+        dim, latent, hidden = (check.count(v, n) for v, n in ((dim, "dim"), (latent, "latent"), (hidden, "hidden")))
+        if check.count(classes, "classes") < 2:
             raise ValueError(f"classes must be an integer >= 2, got {classes!r}")
         if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-        self.config = dict(dim=dim, latent=latent, classes=int(classes), hidden=hidden,
-                           sigma=float(sigma), seed=int(seed))
+        self.config = dict(
+            dim=dim, latent=latent, classes=int(classes), hidden=hidden, sigma=float(sigma), seed=int(seed)
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.enc = nn.Sequential(nn.Linear(dim + classes, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 2 * latent))
-            self.dec = nn.Sequential(nn.Linear(latent + classes, hidden), nn.SiLU(),
-                                     nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, dim))
+            self.enc = nn.Sequential(
+                nn.Linear(dim + classes, hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, 2 * latent),
+            )
+            self.dec = nn.Sequential(
+                nn.Linear(latent + classes, hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, hidden),
+                nn.SiLU(),
+                nn.Linear(hidden, dim),
+            )
 
     def _onehot(self, y, n: int) -> torch.Tensor:
         c = self.config["classes"]
@@ -89,12 +97,13 @@ class CVAE(nn.Module):
         mu, logvar = self.encode(x, y)
         z = mu + torch.exp(0.5 * logvar) * noise
         rec = ((x - self.decode(z, y)) ** 2).sum(1) / (2.0 * self.config["sigma"] ** 2)
-        kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(1)
+        kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
         return (rec + kl).mean()
 
 
-def train_cvae(model: CVAE, data: torch.Tensor, labels, steps: int, batch_size: int = 128,
-               lr: float = 1e-3, seed: int = 0) -> np.ndarray:
+def train_cvae(
+    model: CVAE, data: torch.Tensor, labels, steps: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0
+) -> np.ndarray:
     """Train ``model`` in place by Adam on the negative ELBO (cosine-decayed rate); losses (steps,).
 
     Every random draw comes from a generator seeded by ``seed`` (bit-for-bit
@@ -103,12 +112,13 @@ def train_cvae(model: CVAE, data: torch.Tensor, labels, steps: int, batch_size: 
     if not isinstance(model, CVAE):
         raise TypeError(f"model must be a CVAE, got {type(model).__name__}")
     if not isinstance(data, torch.Tensor) or data.ndim != 2 or data.shape[1] != model.config["dim"]:
-        raise ValueError(f"data must be a tensor of shape (n, {model.config['dim']}), got "
-                         f"{tuple(getattr(data, 'shape', ()))}")
+        raise ValueError(
+            f"data must be a tensor of shape (n, {model.config['dim']}), got {tuple(getattr(data, 'shape', ()))}"
+        )
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if labels.shape != (data.shape[0],):
         raise ValueError(f"labels must have shape ({data.shape[0]},), got {tuple(labels.shape)}")
-    steps = _positive_int(steps, "steps")
+    steps = check.count(steps, "steps")
     gen = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1.0 + math.cos(math.pi * k / steps)))

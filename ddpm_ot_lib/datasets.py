@@ -24,6 +24,7 @@ similar images?), :func:`rotation` (control maps for the OT check) and
 :func:`ot_check` (the paper's :math:`\varepsilon_\mathrm{rel}` and the share of
 self-matches, via :mod:`ddpm_ot_lib.transport`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,9 +35,21 @@ from . import transport
 
 # --- images
 
-__all__ = ["DIGITS_SHAPE", "PATCH_SHAPE", "digits", "sample_image", "colour_patches", "to_pixels",
-           "pair_correlation", "alignment", "rotation", "ot_check",
-           "MIXTURES", "mixture", "sample_mixture"]
+__all__ = [
+    "DIGITS_SHAPE",
+    "PATCH_SHAPE",
+    "digits",
+    "sample_image",
+    "colour_patches",
+    "to_pixels",
+    "pair_correlation",
+    "alignment",
+    "rotation",
+    "ot_check",
+    "MIXTURES",
+    "mixture",
+    "sample_mixture",
+]
 
 DIGITS_SHAPE = (8, 8)
 PATCH_SHAPE = (8, 8, 3)
@@ -75,8 +88,7 @@ def digits(split: str = "train", groups=None, test_fraction: float = 0.3, seed: 
     test_fraction = _check_fraction(test_fraction, "test_fraction")
     bunch = load_digits()
     x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=test_fraction, stratify=y,
-                                           random_state=seed)
+    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=test_fraction, stratify=y, random_state=seed)
     idx = np.sort(idx_train if split == "train" else idx_test)
     if groups is not None:
         groups = np.asarray(list(groups), dtype=np.int64)
@@ -95,8 +107,16 @@ def sample_image(name: str) -> np.ndarray:
     return load_sample_image(f"{name}.jpg").astype(np.float64) / 255.0
 
 
-def colour_patches(name: str, split: str = "train", size: int = 8, downsample: int = 2, block: int = 32,
-                   test_fraction: float = 0.25, stride: int = 2, seed: int = 0) -> torch.Tensor:
+def colour_patches(
+    name: str,
+    split: str = "train",
+    size: int = 8,
+    downsample: int = 2,
+    block: int = 32,
+    test_fraction: float = 0.25,
+    stride: int = 2,
+    seed: int = 0,
+) -> torch.Tensor:
     """RGB patches of a bundled photograph, float32 tensor (n, size*size*3) in [-1, 1].
 
     The photograph is mean-pooled by ``downsample`` (so a patch covers more of the
@@ -125,10 +145,10 @@ def colour_patches(name: str, split: str = "train", size: int = 8, downsample: i
     out = []
     for b in np.flatnonzero(held if split == "test" else ~held):
         by, bx = divmod(b, nbx)
-        tile = img[by * block:(by + 1) * block, bx * block:(bx + 1) * block]
+        tile = img[by * block : (by + 1) * block, bx * block : (bx + 1) * block]
         for i in range(0, block - size + 1, step):
             for j in range(0, block - size + 1, step):
-                out.append(tile[i:i + size, j:j + size].ravel())
+                out.append(tile[i : i + size, j : j + size].ravel())
     return torch.from_numpy(np.asarray(out, dtype=np.float32) * 2.0 - 1.0)
 
 
@@ -137,8 +157,7 @@ def to_pixels(x, shape) -> np.ndarray:
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     shape = tuple(int(s) for s in shape)
     if arr.ndim != 2 or arr.shape[1] != int(np.prod(shape)):
-        raise ValueError(f"x must have shape (n, {int(np.prod(shape))}) for images of shape {shape}, "
-                         f"got {arr.shape}")
+        raise ValueError(f"x must have shape (n, {int(np.prod(shape))}) for images of shape {shape}, got {arr.shape}")
     return np.clip((arr.astype(np.float64) + 1.0) / 2.0, 0.0, 1.0).reshape((-1,) + shape)
 
 
@@ -195,8 +214,7 @@ def alignment(decoded, seed: int = 0) -> dict:
     (``gap_mean``, ``gap_se``), and ``beats``, the share of latents whose same
     correlation exceeds the random one. No alignment: gap ≈ 0, beats ≈ 0.5.
     """
-    a = np.asarray(decoded.detach().cpu() if isinstance(decoded, torch.Tensor) else decoded,
-                   dtype=np.float64)
+    a = np.asarray(decoded.detach().cpu() if isinstance(decoded, torch.Tensor) else decoded, dtype=np.float64)
     if a.ndim != 3 or a.shape[0] < 2 or a.shape[1] < 3:
         raise ValueError(f"decoded must have shape (k, n, d) with k >= 2 and n >= 3, got {a.shape}")
     k, n, _ = a.shape
@@ -209,8 +227,14 @@ def alignment(decoded, seed: int = 0) -> dict:
         same += _rows_corr(a[j], a[m]) / len(pairs)
         rand += _rows_corr(a[j], a[m][partner]) / len(pairs)
     gap = same - rand
-    return {"same": same, "random": rand, "gap": gap, "gap_mean": float(gap.mean()),
-            "gap_se": float(gap.std(ddof=1) / np.sqrt(n)), "beats": float(np.mean(same > rand))}
+    return {
+        "same": same,
+        "random": rand,
+        "gap": gap,
+        "gap_mean": float(gap.mean()),
+        "gap_se": float(gap.std(ddof=1) / np.sqrt(n)),
+        "beats": float(np.mean(same > rand)),
+    }
 
 
 def rotation(d: int, angle: float | None = None, seed: int = 0) -> np.ndarray:
@@ -234,7 +258,7 @@ def rotation(d: int, angle: float | None = None, seed: int = 0) -> np.ndarray:
     blocks = np.eye(d)
     for k in range(d // 2):
         i = 2 * k
-        blocks[i:i + 2, i:i + 2] = [[c, -s], [s, c]]
+        blocks[i : i + 2, i : i + 2] = [[c, -s], [s, c]]
     return u @ blocks @ u.T
 
 

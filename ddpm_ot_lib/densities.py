@@ -1,6 +1,6 @@
 r"""The random initial densities of §3.4 (Eqs. 14 and 15), seeded, built in the TT format.
 
-(About 580 lines: two families of two equations each, their formulas, gradients, TT
+(Longer than the book's ~500-line guide: two families of two equations each, their formulas, gradients, TT
 builds and the two measurements the chapter reports; one concern.)
 
 Two families, chosen by ``family`` in :func:`random_density`:
@@ -85,6 +85,7 @@ raises when TT-cross's validation error exceeds e_vld = 1e-4, and ``calc.py`` li
 17–22 skip the seed). Every density comes with its measured approximation error, and
 :func:`boundary_mass` measures how much of it lies near the boundary of the box.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -93,16 +94,27 @@ import numpy as np
 
 from . import _validate as check
 from . import chebyshev as cheb
+from . import references
 
-__all__ = ["RandomDensity", "random_density", "paper_mixture_density", "paper_tt_density",
-           "mixture_density", "tt_gaussian_density", "boundary_mass", "between_nodes", "paper_grid",
-           "FAMILIES", "PAPER_SETTINGS"]
+__all__ = [
+    "RandomDensity",
+    "random_density",
+    "paper_mixture_density",
+    "paper_tt_density",
+    "mixture_density",
+    "tt_gaussian_density",
+    "boundary_mass",
+    "between_nodes",
+    "paper_grid",
+    "FAMILIES",
+    "PAPER_SETTINGS",
+]
 
 #: The paper's grids (App. C / §3.4): dimension -> (N nodes per axis, M time steps on [0, 5]).
 PAPER_SETTINGS = {2: (250, 250), 3: (100, 100), 7: (50, 50)}
 BOX = (-8.0, 8.0)
 FAMILIES = ("paper", "smooth")
-_EQ14_SCALE = 0.05   # density.py line 33: log p = 0.05 (-q1 - q2)
+_EQ14_SCALE = 0.05  # density.py line 33: log p = 0.05 (-q1 - q2)
 
 
 def paper_grid(d: int) -> cheb.Grid:
@@ -132,6 +144,7 @@ class RandomDensity:
                        'exact' (its Eq. 15) or 'TT-cross', 'attempts': builds made
                        (> 1: the cross was repeated), and for TT-cross 'rank_max', 'nswp'}
     """
+
     d: int
     seed: int
     family: str
@@ -178,6 +191,7 @@ class RandomDensity:
 
 # ----------------------------------------------------------------------------- the paper's Eq. (14)
 
+
 def _draw_paper_mixture(rs, d):
     """density.py: K = randint(1, 5) (line 5), then per term A, B, c1, c2 (lines 42-49)."""
     k = int(rs.randint(1, 5))
@@ -209,13 +223,14 @@ def _grad_paper_mixture(dens, x, gradient=True):
 
 # ----------------------------------------------------------------------------- the paper's Eq. (15)
 
+
 def _draw_paper_tt(rs, d, n, rank):
     """density_random.py lines 5-12 (teneva.tensor_rand): one U(0, 1) draw, Fortran-order cores."""
     r = [1] + [rank] * (d - 1) + [1]
     sizes = [r[k] * n * r[k + 1] for k in range(d)]
     flat = rs.uniform(0.0, 1.0, size=sum(sizes))
     cut = np.cumsum([0] + sizes)
-    cores = [flat[cut[k]:cut[k + 1]].reshape((r[k], n, r[k + 1]), order="F") for k in range(d)]
+    cores = [flat[cut[k] : cut[k + 1]].reshape((r[k], n, r[k + 1]), order="F") for k in range(d)]
     return {"rank": rank, "n": n, "nodes": cores}
 
 
@@ -236,6 +251,7 @@ def _factor_paper(dens, k, y, derivative):
 
 
 # ----------------------------------------------------------------------------- the smooth family
+
 
 def _rotation(rng, d):
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
@@ -273,9 +289,14 @@ def _draw_tt_gaussian(rng, d, rank, u_range, v_range, omega_range):
     shapes = [(1 if k == 0 else rank, 1 if k == d - 1 else rank) for k in range(d)]
     cores = []
     for r1, r2 in shapes:
-        cores.append({"u": rng.uniform(*u_range, size=(r1, r2)), "v": rng.uniform(*v_range, size=(r1, r2)),
-                      "omega": rng.uniform(*omega_range, size=(r1, r2)),
-                      "theta": rng.uniform(0.0, 2 * np.pi, size=(r1, r2))})
+        cores.append(
+            {
+                "u": rng.uniform(*u_range, size=(r1, r2)),
+                "v": rng.uniform(*v_range, size=(r1, r2)),
+                "omega": rng.uniform(*omega_range, size=(r1, r2)),
+                "theta": rng.uniform(0.0, 2 * np.pi, size=(r1, r2)),
+            }
+        )
     return {"cores": cores}
 
 
@@ -309,18 +330,26 @@ def _grad_tt(dens, x):
     f0 = [_FACTOR[dens.family](dens, k, x[:, k], 0) for k in range(dens.d)]
     grad = np.empty_like(x)
     for k in range(dens.d):
-        grad[:, k] = _chain(f0[:k] + [_FACTOR[dens.family](dens, k, x[:, k], 1)] + f0[k + 1:])
+        grad[:, k] = _chain(f0[:k] + [_FACTOR[dens.family](dens, k, x[:, k], 1)] + f0[k + 1 :])
     return _chain(f0), grad
 
 
-_EVAL = {("paper", "mixture"): lambda dens, x: _grad_paper_mixture(dens, x, gradient=False),
-         ("smooth", "mixture"): lambda dens, x: _grad_mixture(dens, x, gradient=False),
-         ("paper", "tt_gaussian"): _eval_tt, ("smooth", "tt_gaussian"): _eval_tt}
-_GRAD = {("paper", "mixture"): _grad_paper_mixture, ("smooth", "mixture"): _grad_mixture,
-         ("paper", "tt_gaussian"): _grad_tt, ("smooth", "tt_gaussian"): _grad_tt}
+_EVAL = {
+    ("paper", "mixture"): lambda dens, x: _grad_paper_mixture(dens, x, gradient=False),
+    ("smooth", "mixture"): lambda dens, x: _grad_mixture(dens, x, gradient=False),
+    ("paper", "tt_gaussian"): _eval_tt,
+    ("smooth", "tt_gaussian"): _eval_tt,
+}
+_GRAD = {
+    ("paper", "mixture"): _grad_paper_mixture,
+    ("smooth", "mixture"): _grad_mixture,
+    ("paper", "tt_gaussian"): _grad_tt,
+    ("smooth", "tt_gaussian"): _grad_tt,
+}
 
 
 # ----------------------------------------------------------------------------- building
+
 
 def _seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
@@ -351,8 +380,10 @@ def _check_errors(dens, n_check, whole_box):
     xp = rng.uniform(lo, hi, size=(n_check, d))
     ref_n, ref_p = dens(xn), dens(xp)
     scale = max(ref_n.max(), ref_p.max())
-    return {"nodes": float(np.abs(cheb.tt_evaluate(dens.tt, grid, xn) - ref_n).max() / scale),
-            "points": float(np.abs(cheb.tt_evaluate(dens.tt, grid, xp) - ref_p).max() / scale)}
+    return {
+        "nodes": float(np.abs(cheb.tt_evaluate(dens.tt, grid, xn) - ref_n).max() / scale),
+        "points": float(np.abs(cheb.tt_evaluate(dens.tt, grid, xp) - ref_p).max() / scale),
+    }
 
 
 def _finish(dens, tt, n_check, whole_box):
@@ -391,7 +422,7 @@ def _tt_svd(full, tol):
     cores, rest, r = [], full.reshape(n[0], -1), 1
     for k in range(d - 1):
         u, s, vt = np.linalg.svd(rest.reshape(r * n[k], -1), full_matrices=False)
-        tail = np.cumsum((s * s)[::-1])[::-1]          # tail[j] = sum of s_i^2, i >= j
+        tail = np.cumsum((s * s)[::-1])[::-1]  # tail[j] = sum of s_i^2, i >= j
         keep = max(1, int(np.sum(tail > delta2)))
         cores.append(u[:, :keep].reshape(r, n[k], keep))
         rest, r = s[:keep, None] * vt[:keep], keep
@@ -404,8 +435,9 @@ def _build_full(dens, tol, n_check):
     node, then TT-SVD (exact to ``tol``, no cross, nothing can fail to converge)."""
     g = dens.grid
     mesh = np.stack(np.meshgrid(*[g.nodes] * dens.d, indexing="ij"), axis=-1).reshape(-1, dens.d)
-    vals = np.concatenate([_EVAL[dens.family, dens.kind](dens, mesh[i:i + 2**16])
-                           for i in range(0, mesh.shape[0], 2**16)])
+    vals = np.concatenate(
+        [_EVAL[dens.family, dens.kind](dens, mesh[i : i + 2**16]) for i in range(0, mesh.shape[0], 2**16)]
+    )
     dens.build = {"method": "TT-SVD", "attempts": 1, "tol": tol}
     return _finish(dens, _tt_svd(vals.reshape([g.n] * dens.d), tol), n_check, whole_box=True)
 
@@ -414,8 +446,15 @@ def _build_full(dens, tol, n_check):
 _FULL_MAX = 2_000_000
 
 
-def paper_mixture_density(d: int, seed: int, grid: cheb.Grid | None = None, tol: float = 1e-10,
-                          rank_max: int = 40, node_tol: float = 1e-9, n_check: int = 2000) -> RandomDensity:
+def paper_mixture_density(
+    d: int,
+    seed: int,
+    grid: cheb.Grid | None = None,
+    tol: float = 1e-10,
+    rank_max: int = 40,
+    node_tol: float = 1e-9,
+    n_check: int = 2000,
+) -> RandomDensity:
     r"""The paper's Eq. (14): :math:`\frac1K\sum_j \exp(-0.05\,(q_{1,j} + q_{2,j}))`, normalised.
 
     Laws of ``paper_code/density.py`` (module docstring), drawn by
@@ -438,13 +477,14 @@ def paper_mixture_density(d: int, seed: int, grid: cheb.Grid | None = None, tol:
     d, seed = _dim(d), _seed(seed)
     params = _draw_paper_mixture(np.random.RandomState(seed), d)
     dens = RandomDensity(d, seed, "paper", "mixture", params, _grid_for(d, grid), [], 1.0)
-    if dens.grid.n ** d <= _FULL_MAX:
+    if dens.grid.n**d <= _FULL_MAX:
         return _build_full(dens, tol, n_check)
     return _build_cross(dens, tol, rank_max, node_tol, n_check, whole_box=True)
 
 
-def paper_tt_density(d: int, seed: int, grid: cheb.Grid | None = None, rank: int = 2,
-                     n_check: int = 2000) -> RandomDensity:
+def paper_tt_density(
+    d: int, seed: int, grid: cheb.Grid | None = None, rank: int = 2, n_check: int = 2000
+) -> RandomDensity:
     r"""The paper's Eq. (15): a rank-2 TT of U(0, 1) node values times N(0, I), normalised.
 
     Laws of ``paper_code/density_random.py`` (module docstring), drawn by
@@ -459,15 +499,25 @@ def paper_tt_density(d: int, seed: int, grid: cheb.Grid | None = None, rank: int
         raise ValueError(f"rank must be an integer >= 1, got {rank!r}")
     grid = _grid_for(d, grid)
     params = _draw_paper_tt(np.random.RandomState(seed), d, grid.n, int(rank))
-    dens = RandomDensity(d, seed, "paper", "tt_gaussian", params, grid, [], 1.0,
-                         build={"method": "exact", "attempts": 1})
+    dens = RandomDensity(
+        d, seed, "paper", "tt_gaussian", params, grid, [], 1.0, build={"method": "exact", "attempts": 1}
+    )
     return _finish(dens, _paper_tt_cores(params, grid), n_check, whole_box=True)
 
 
-def mixture_density(d: int, seed: int, grid: cheb.Grid | None = None, tol: float = 1e-10,
-                    rank_max: int = 40, n_components=(2, 3), centre_range: float = 2.0,
-                    eig_range=(0.5, 2.5), quartic_range=(0.02, 0.08), node_tol: float = 1e-9,
-                    n_check: int = 2000) -> RandomDensity:
+def mixture_density(
+    d: int,
+    seed: int,
+    grid: cheb.Grid | None = None,
+    tol: float = 1e-10,
+    rank_max: int = 40,
+    n_components=(2, 3),
+    centre_range: float = 2.0,
+    eig_range=(0.5, 2.5),
+    quartic_range=(0.02, 0.08),
+    node_tol: float = 1e-9,
+    n_check: int = 2000,
+) -> RandomDensity:
     r"""The smooth family's Eq. (14): :math:`\sum_j w_j \exp(-q_{1,j} - q_{2,j})`, normalised.
 
     Parameters as :func:`paper_mixture_density`; ``n_components, centre_range, eig_range,
@@ -475,16 +525,24 @@ def mixture_density(d: int, seed: int, grid: cheb.Grid | None = None, tol: float
     ``numpy.random.default_rng(seed)``.
     """
     d, seed = _dim(d), _seed(seed)
-    params = _draw_mixture(np.random.default_rng(seed), d, n_components, centre_range, eig_range,
-                           quartic_range)
+    params = _draw_mixture(np.random.default_rng(seed), d, n_components, centre_range, eig_range, quartic_range)
     dens = RandomDensity(d, seed, "smooth", "mixture", params, _grid_for(d, grid), [], 1.0)
     return _build_cross(dens, tol, rank_max, node_tol, n_check, whole_box=False)
 
 
-def tt_gaussian_density(d: int, seed: int, grid: cheb.Grid | None = None, tol: float = 1e-10,
-                        rank_max: int = 40, rank: int = 2, u_range=(0.05, 0.5), v_range=(0.5, 1.0),
-                        omega_range=(0.25, 0.75), node_tol: float = 1e-9,
-                        n_check: int = 2000) -> RandomDensity:
+def tt_gaussian_density(
+    d: int,
+    seed: int,
+    grid: cheb.Grid | None = None,
+    tol: float = 1e-10,
+    rank_max: int = 40,
+    rank: int = 2,
+    u_range=(0.05, 0.5),
+    v_range=(0.5, 1.0),
+    omega_range=(0.25, 0.75),
+    node_tol: float = 1e-9,
+    n_check: int = 2000,
+) -> RandomDensity:
     r"""The smooth family's Eq. (15): rank-``rank`` TT of smooth positive cores times N(0, I).
 
     Parameters as :func:`mixture_density`; ``u_range, v_range, omega_range`` are the laws
@@ -498,8 +556,7 @@ def tt_gaussian_density(d: int, seed: int, grid: cheb.Grid | None = None, tol: f
     return _build_cross(dens, tol, rank_max, node_tol, n_check, whole_box=False)
 
 
-def random_density(d: int, seed: int, family: str = "paper", grid: cheb.Grid | None = None,
-                   **kwargs) -> RandomDensity:
+def random_density(d: int, seed: int, family: str = "paper", grid: cheb.Grid | None = None, **kwargs) -> RandomDensity:
     """The random density of §3.4 for dimension d: Eq. (14) for d <= 3, Eq. (15) for d >= 4.
 
     ``family`` is "paper" (the laws of the paper's code, the default) or "smooth" (the
@@ -532,18 +589,17 @@ def boundary_mass(density: RandomDensity, width: float = 1.0) -> float:
     width = check.positive(width, "width")
     if not 2 * width < g.b - g.a:
         raise ValueError(f"width must be below half the box's side {g.b - g.a}, got {width}")
-    u, w = np.polynomial.legendre.leggauss(g.n)
-    lo, hi = g.a + width, g.b - width
-    x = 0.5 * (lo + hi) + 0.5 * (hi - lo) * u
-    v = cheb.interpolation_matrix(x, g.a, g.b, g.n).T @ (0.5 * (hi - lo) * w)
+    x, w = references.gauss_legendre(g.a + width, g.b - width, 1, g.n)
+    v = cheb.interpolation_matrix(x, g.a, g.b, g.n).T @ w
     acc = np.ones(1)
     for G in density.tt:
         acc = acc @ np.einsum("aib,i->ab", G, v)
     return float(1.0 - acc[0])
 
 
-def between_nodes(density: RandomDensity, n_points: int = 20000, half_width: float = 4.0,
-                  per_gap: int = 20, seed: int = 0) -> dict:
+def between_nodes(
+    density: RandomDensity, n_points: int = 20000, half_width: float = 4.0, per_gap: int = 20, seed: int = 0
+) -> dict:
     r"""What an Eq. (15) density is between its grid nodes (the chapter's measurement).
 
     Returns a dict of
@@ -583,7 +639,12 @@ def between_nodes(density: RandomDensity, n_points: int = 20000, half_width: flo
     ctail = max(float((c[-1] / c.max(axis=0)).max()) for c in coef)
     pos = p > 0
     score = np.abs(grad[pos] / p[pos, None]).max() if pos.any() else np.nan
-    return {"negative_volume": float(np.mean(p < 0)),
-            "negative_share": float(np.clip(-p, 0.0, None).sum() / np.abs(p).sum()),
-            "min_relative": float(p.min() / p.max()), "factor_min": fmin, "tail_excess": excess,
-            "coefficient_tail": ctail, "score_max": float(score)}
+    return {
+        "negative_volume": float(np.mean(p < 0)),
+        "negative_share": float(np.clip(-p, 0.0, None).sum() / np.abs(p).sum()),
+        "min_relative": float(p.min() / p.max()),
+        "factor_min": fmin,
+        "tail_excess": excess,
+        "coefficient_tail": ctail,
+        "score_max": float(score),
+    }

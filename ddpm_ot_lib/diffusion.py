@@ -1,5 +1,10 @@
 r"""DDPM training, DDIM sampling and DDIM inversion, written plainly (torch).
 
+(Longer than the book's ~500-line guide, one concern: the DDPM/DDIM pipeline from the schedule to the sampled
+point — the schedule, the two ε-networks, training, the samplers (DDIM, its inversion,
+DDPM, DPM-Solver++) and checkpoints. Each sampler is a dozen lines on the same schedule
+helpers and checks; split apart they would import each other's private checks.)
+
 The forward process of DDPM (Ho et al., 2020; the paper's Eq. (1)) adds Gaussian
 noise in T small steps, :math:`q(x_t \mid x_{t-1}) = N(\sqrt{1-\beta_t}\,x_{t-1},
 \beta_t I)`, so that in closed form
@@ -25,9 +30,7 @@ inversion, i.e. the encoder :math:`E` whose optimality the book studies.
 
 Models: :class:`EpsMLP` (a residual MLP, optionally class-conditional, with
 :class:`Conditioned` fixing its label so that the samplers take it unchanged) and
-:class:`EpsConv` (a small convolutional network). The module is longer than the
-book's ~500-line guide because the samplers, the networks and their one file
-format belong together: every sampler is checked against every network here.
+:class:`EpsConv` (a small convolutional network).
 
 Conventions
 -----------
@@ -44,6 +47,7 @@ Conventions
   float64 inputs with a float64 model (e.g. :func:`gaussian_eps`) give float64
   accuracy.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,10 +60,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _io
+
 __all__ = [
-    "Schedule", "linear_schedule", "q_sample", "gaussian_eps", "EpsMLP", "EpsConv", "Conditioned", "train",
-    "ddim_timesteps", "ddim_step", "ddim_sample", "ddim_invert", "ddpm_sample",
-    "CountingEps", "save_model", "load_model", "state_checksum", "timed",
+    "Schedule",
+    "linear_schedule",
+    "q_sample",
+    "gaussian_eps",
+    "EpsMLP",
+    "EpsConv",
+    "Conditioned",
+    "train",
+    "ddim_timesteps",
+    "ddim_step",
+    "ddim_sample",
+    "ddim_invert",
+    "ddpm_sample",
+    "CountingEps",
+    "save_model",
+    "load_model",
+    "state_checksum",
+    "timed",
 ]
 
 
@@ -70,6 +91,7 @@ class Schedule(NamedTuple):
     ``betas[t]`` is :math:`\beta_t` and ``alpha_bar[t]`` is
     :math:`\bar\alpha_t = \prod_{s\le t}(1-\beta_s)`, for t = 0 .. T-1.
     """
+
     betas: torch.Tensor
     alpha_bar: torch.Tensor
 
@@ -227,9 +249,18 @@ class EpsMLP(nn.Module):
     ``model.config`` is a plain dict that rebuilds the model (:func:`load_model`).
     """
 
-    def __init__(self, dim: int, hidden: int = 256, depth: int = 3, emb: int = 64,
-                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0,
-                 classes: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 256,
+        depth: int = 3,
+        emb: int = 64,
+        T: int = 1000,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        seed: int = 0,
+        classes: int = 0,
+    ):
         super().__init__()
         for name, v in (("dim", dim), ("hidden", hidden), ("depth", depth), ("emb", emb)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -237,8 +268,16 @@ class EpsMLP(nn.Module):
         if emb % 2:
             raise ValueError(f"emb must be even, got {emb}")
         classes = _check_classes(classes)
-        self.config = dict(dim=int(dim), hidden=int(hidden), depth=int(depth), emb=int(emb),
-                           T=int(T), beta_start=float(beta_start), beta_end=float(beta_end), seed=int(seed))
+        self.config = dict(
+            dim=int(dim),
+            hidden=int(hidden),
+            depth=int(depth),
+            emb=int(emb),
+            T=int(T),
+            beta_start=float(beta_start),
+            beta_end=float(beta_end),
+            seed=int(seed),
+        )
         if classes:
             self.config["classes"] = classes
         self.schedule = linear_schedule(T, beta_start, beta_end)
@@ -283,8 +322,10 @@ def _label_embedding(model, y, n: int):
         raise ValueError(f"y (labels in 0 .. {model.label.num_embeddings - 1}) is needed by a conditional model")
     y = _as_timesteps(y, n)
     if y.shape != (n,) or y.min() < 0 or y.max() >= model.label.num_embeddings:
-        raise ValueError(f"y must hold n = {n} labels in 0 .. {model.label.num_embeddings - 1}, "
-                         f"got shape {tuple(y.shape)} and range {int(y.min())} .. {int(y.max())}")
+        raise ValueError(
+            f"y must hold n = {n} labels in 0 .. {model.label.num_embeddings - 1}, "
+            f"got shape {tuple(y.shape)} and range {int(y.min())} .. {int(y.max())}"
+        )
     return model.label(y)
 
 
@@ -294,20 +335,29 @@ class EpsConv(nn.Module):
     A 3×3 input convolution to ``channels`` feature maps, ``depth`` residual blocks
     (GroupNorm, SiLU, two 3×3 convolutions, the time embedding added per channel)
     and a zero-initialised 3×3 output convolution, wrapped in the same output
-    :math:`arepsilon_	heta = \sqrt{1-arlpha_t}\,x + \sqrt{arlpha_t}\,\mathrm{net}`
+    :math:`\varepsilon_\theta = \sqrt{1-\bar\alpha_t}\,x + \sqrt{\bar\alpha_t}\,\mathrm{net}`
     as :class:`EpsMLP`. It sees the image as a grid (3×3 filters shared across
-    positions; GroupNorm's statistics are per image) where the MLP sees a vector: a different architecture trained on the
-    same data, for the comparison of Zhang et al. (2024). Same calling convention
-    (x (n, h*w*c) rows, channels last) and ``config`` as :class:`EpsMLP`.
+    positions; GroupNorm's statistics are per image) where the MLP sees a vector: a
+    different architecture trained on the same data, for the comparison of Zhang et
+    al. (2024). Same calling convention (x (n, h*w*c) rows, channels last) and
+    ``config`` as :class:`EpsMLP`.
     """
 
-    def __init__(self, shape=(8, 8, 1), channels: int = 32, depth: int = 2, emb: int = 64,
-                 T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, seed: int = 0,
-                 dim: int | None = None):
+    def __init__(
+        self,
+        shape=(8, 8, 1),
+        channels: int = 32,
+        depth: int = 2,
+        emb: int = 64,
+        T: int = 1000,
+        beta_start: float = 1e-4,
+        beta_end: float = 0.02,
+        seed: int = 0,
+        dim: int | None = None,
+    ):
         super().__init__()
         shape = tuple(shape)
-        if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1
-                                  for v in shape):
+        if len(shape) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in shape):
             raise ValueError(f"shape must be three integers (h, w, c) >= 1, got {shape!r}")
         if dim is not None and dim != int(np.prod(shape)):
             raise ValueError(f"dim must be h*w*c = {int(np.prod(shape))} (or None), got {dim!r}")
@@ -317,9 +367,17 @@ class EpsConv(nn.Module):
         if emb % 2 or channels % 8:
             raise ValueError(f"emb must be even and channels a multiple of 8, got emb={emb}, channels={channels}")
         h, w, c = (int(v) for v in shape)
-        self.config = dict(shape=[h, w, c], dim=h * w * c, channels=int(channels), depth=int(depth),
-                           emb=int(emb), T=int(T), beta_start=float(beta_start), beta_end=float(beta_end),
-                           seed=int(seed))
+        self.config = dict(
+            shape=[h, w, c],
+            dim=h * w * c,
+            channels=int(channels),
+            depth=int(depth),
+            emb=int(emb),
+            T=int(T),
+            beta_start=float(beta_start),
+            beta_end=float(beta_end),
+            seed=int(seed),
+        )
         self.schedule = linear_schedule(T, beta_start, beta_end)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -363,8 +421,9 @@ class Conditioned:
             raise ValueError("model must be class-conditional (an EpsMLP with classes >= 2)")
         y = torch.as_tensor(y, dtype=torch.long)
         if y.ndim > 1 or y.numel() == 0 or y.min() < 0 or y.max() >= label.num_embeddings:
-            raise ValueError(f"y must be a label or a vector of labels in 0 .. {label.num_embeddings - 1}, "
-                             f"got {y.tolist()!r}")
+            raise ValueError(
+                f"y must be a label or a vector of labels in 0 .. {label.num_embeddings - 1}, got {y.tolist()!r}"
+            )
         self.y = y
         self.schedule = model.schedule
 
@@ -375,9 +434,18 @@ class Conditioned:
 
 
 # --------------------------------------------------------------------------- training
-def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, lr: float = 1e-3,
-          ema: float = 0.999, seed: int = 0, progress: bool = False, desc: str | None = None,
-          labels=None) -> np.ndarray:
+def train(
+    model: EpsMLP,
+    data: torch.Tensor,
+    steps: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    ema: float = 0.999,
+    seed: int = 0,
+    progress: bool = False,
+    desc: str | None = None,
+    labels=None,
+) -> np.ndarray:
     r"""Train ``model`` by ε-prediction (Ho et al.'s :math:`L_\mathrm{simple}`) on ``data``.
 
     Each step draws a batch :math:`x_0` from ``data`` (with replacement), timesteps
@@ -410,7 +478,9 @@ def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, 
         raise TypeError(f"model must be an EpsMLP (a torch module with .schedule), got {type(model).__name__}")
     data = _check_points(data, "data")
     if data.shape[1] != getattr(model, "config", {}).get("dim", data.shape[1]):
-        raise ValueError(f"data must have {model.config['dim']} columns (the model's dim), got shape {tuple(data.shape)}")
+        raise ValueError(
+            f"data must have {model.config['dim']} columns (the model's dim), got shape {tuple(data.shape)}"
+        )
     steps = int(steps) if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) else steps
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -451,7 +521,7 @@ def train(model: EpsMLP, data: torch.Tensor, steps: int, batch_size: int = 128, 
                 avg.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
         losses[k] = loss.item()
         if progress and k % 100 == 0:
-            bar.set_postfix(loss=f"{losses[max(0, k - 99):k + 1].mean():.4f}")
+            bar.set_postfix(loss=f"{losses[max(0, k - 99) : k + 1].mean():.4f}")
     with torch.no_grad():
         for avg, p in zip(averaged, params):
             p.copy_(avg)
@@ -473,8 +543,12 @@ def ddim_timesteps(T: int, steps: int) -> torch.Tensor:
     return (torch.round(T - k * (T / steps)) - 1).long()
 
 
-def ddim_step(eps: torch.Tensor, x: torch.Tensor,
-              a_from: float, a_to: float) -> torch.Tensor:
+def ddim_step(
+    eps: torch.Tensor,
+    x: torch.Tensor,
+    a_from: float,
+    a_to: float,
+) -> torch.Tensor:
     r"""One DDIM update (Eq. 4, eta = 0) from noise level a_from to a_to.
 
     a_from and a_to are values of alpha_bar. With the predicted clean image
@@ -500,8 +574,7 @@ def _eval(model, x, t: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def ddim_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedule | None = None,
-                return_path: bool = False):
+def ddim_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedule | None = None, return_path: bool = False):
     r"""Decode latents ``x_T`` (n, d) to data with ``steps`` DDIM steps (η = 0; NFE = ``steps``).
 
     Visits :func:`ddim_timesteps` ``(T, steps)`` and ends at :math:`\bar\alpha = 1`:
@@ -526,8 +599,7 @@ def ddim_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedule | None 
 
 
 @torch.no_grad()
-def ddim_invert(model, x0: torch.Tensor, steps: int, schedule: Schedule | None = None,
-                return_path: bool = False):
+def ddim_invert(model, x0: torch.Tensor, steps: int, schedule: Schedule | None = None, return_path: bool = False):
     r"""Encode data ``x0`` (n, d) to latents by DDIM inversion with ``steps`` steps (NFE = ``steps``).
 
     The encoder :math:`E` of the paper: the DDIM ODE run from data
@@ -555,8 +627,13 @@ def ddim_invert(model, x0: torch.Tensor, steps: int, schedule: Schedule | None =
 
 
 @torch.no_grad()
-def ddpm_sample(model, x_T: torch.Tensor, steps: int | None = None, schedule: Schedule | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def ddpm_sample(
+    model,
+    x_T: torch.Tensor,
+    steps: int | None = None,
+    schedule: Schedule | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     r"""Ancestral (stochastic) DDPM sampling from ``x_T`` (n, d); NFE = ``steps`` (default T).
 
     On the timesteps of :func:`ddim_timesteps`, each step from :math:`t` to
@@ -628,8 +705,8 @@ def save_model(model: nn.Module, path, metadata: dict | None = None) -> None:
     """Write ``model`` (class name, config, float16 weights, ``metadata``) to ``path`` atomically.
 
     ``model`` is an :class:`EpsMLP`, :class:`EpsConv` or :class:`ddpm_ot_lib.cvae.CVAE`.
-    The file is written to ``path + '.tmp'`` in the same folder and moved into place
-    with ``os.replace``, so a reader never sees a half-written file.
+    The file is written under a temporary name in the same folder and moved into place
+    (:func:`ddpm_ot_lib._io.atomic_open`), so a reader never sees a half-written file.
     """
     classes = _model_classes()
     if type(model).__name__ not in classes or not isinstance(model, classes[type(model).__name__]):
@@ -643,16 +720,15 @@ def save_model(model: nn.Module, path, metadata: dict | None = None) -> None:
     }
     if not isinstance(model, EpsMLP):  # files of EpsMLP models stay as they were
         payload["class"] = type(model).__name__
-    tmp = path + ".tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with _io.atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)
 
 
 def load_model(path, return_metadata: bool = False):
     """Load a model written by :func:`save_model` (``weights_only=True``), float32, eval mode."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path}; run `python scripts/train_image_models.py` to create it")
+        raise FileNotFoundError(f"no model file at {path}; run `python runs/train_image_models.py` to create it")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     model = _model_classes()[payload.get("class", "EpsMLP")](**payload["config"])
     model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
@@ -679,14 +755,15 @@ def dpm_solver_timesteps(T: int, steps: int) -> torch.Tensor:
     Identical to diffusers' ``DPMSolverMultistepScheduler`` defaults.
     """
     steps = _check_steps(steps, T)
-    if steps > (T - 1) // 2:       # beyond this the rounded timesteps repeat (h = 0 steps)
+    if steps > (T - 1) // 2:  # beyond this the rounded timesteps repeat (h = 0 steps)
         raise ValueError(f"steps must be at most (T - 1) // 2 = {(T - 1) // 2} for distinct timesteps, got {steps}")
     return torch.from_numpy(np.linspace(0, T - 1, steps + 1).round()[::-1][:-1].copy()).long()
 
 
 @torch.no_grad()
-def dpm_solver_pp_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedule | None = None,
-                         return_path: bool = False):
+def dpm_solver_pp_sample(
+    model, x_T: torch.Tensor, steps: int, schedule: Schedule | None = None, return_path: bool = False
+):
     r"""DPM-Solver++(2M): decode ``x_T`` (n, d) with ``steps`` network evaluations (Lu et al. 2022b).
 
     With :math:`\alpha_t = \sqrt{\bar\alpha_t}`, :math:`\sigma_t = \sqrt{1 - \bar\alpha_t}`,
@@ -715,7 +792,7 @@ def dpm_solver_pp_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedul
     for k, t in enumerate(ts):
         d_k = (x - sigma[k] * _eval(model, x, t)) / alpha[k]
         if k + 1 == len(ts):
-            x = d_k                                           # sigma = 0: the data prediction
+            x = d_k  # sigma = 0: the data prediction
         else:
             h = lam[k + 1] - lam[k]
             d = d_k if d_prev is None else d_k + 0.5 * h / (lam[k] - lam[k - 1]) * (d_k - d_prev)
@@ -723,4 +800,6 @@ def dpm_solver_pp_sample(model, x_T: torch.Tensor, steps: int, schedule: Schedul
         d_prev = d_k
         path.append(x)
     return torch.stack(path) if return_path else x
+
+
 __all__ += ["dpm_solver_timesteps", "dpm_solver_pp_sample"]

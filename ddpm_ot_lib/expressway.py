@@ -20,6 +20,7 @@ Conventions are those of :mod:`ddpm_ot_lib.diffusion`: timesteps are integers
 0 .. T-1, "step M" is the noise level :math:`\bar\alpha_{t_M}` with :math:`t_M = M - 1`
 (so that M unit steps reach the data), models are callables ``eps(x, t)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,11 +29,18 @@ import torch
 from . import _validate as check
 from . import diffusion, semidiscrete
 
-__all__ = ["diffused_targets", "truncated_schedule", "singular_filter", "expressway_sample", "generate",
-           "METHODS"]
+__all__ = ["diffused_targets", "truncated_schedule", "singular_filter", "expressway_sample", "generate", "METHODS"]
 
-METHODS = ("ddpm", "ddim", "dpm-solver++", "dpm-ot", "dpm-ot-ddpm", "dpm-ot-singular",
-           "uniform-target", "voronoi-target")
+METHODS = (
+    "ddpm",
+    "ddim",
+    "dpm-solver++",
+    "dpm-ot",
+    "dpm-ot-ddpm",
+    "dpm-ot-singular",
+    "uniform-target",
+    "voronoi-target",
+)
 
 
 def _schedule(model) -> diffusion.Schedule:
@@ -58,7 +66,9 @@ def _steps(steps, T: int, name: str) -> int:
 
 
 def diffused_targets(x0, t: int, schedule: diffusion.Schedule, seed: int = 0) -> torch.Tensor:
-    r"""The data latents at timestep t: :math:`y_j = \sqrt{\bar\alpha_t}\,x_0^{(j)} + \sqrt{1-\bar\alpha_t}\,\varepsilon_j`.
+    r"""The data latents at timestep t.
+
+    .. math:: y_j = \sqrt{\bar\alpha_t}\,x_0^{(j)} + \sqrt{1-\bar\alpha_t}\,\varepsilon_j .
 
     x0 : (N, d) training points; t : integer timestep in 0 .. T-1; ``seed`` fixes the
     noises :math:`\varepsilon_j`. Returns a float32 tensor (N, d) (the forward process,
@@ -83,7 +93,7 @@ def truncated_schedule(schedule: diffusion.Schedule, t_land: int) -> diffusion.S
     if not isinstance(schedule, diffusion.Schedule):
         raise TypeError(f"schedule must be a ddpm_ot_lib.diffusion.Schedule, got {type(schedule).__name__}")
     t_land = _timestep(t_land, schedule.T, "t_land")
-    return diffusion.Schedule(schedule.betas[:t_land + 1], schedule.alpha_bar[:t_land + 1])
+    return diffusion.Schedule(schedule.betas[: t_land + 1], schedule.alpha_bar[: t_land + 1])
 
 
 def singular_filter(z, targets, heights, topk: int = 2, angle_thresh: float = 0.7):
@@ -113,7 +123,7 @@ def singular_filter(z, targets, heights, topk: int = 2, angle_thresh: float = 0.
     y = torch.from_numpy(check.points(check.array(targets), "targets"))
     topk = check.count(topk, "topk", 2)
     angle_thresh = check.positive(angle_thresh, "angle_thresh")
-    cells = semidiscrete.topk_cells(z, y, heights, k=topk)                 # (n, k)
+    cells = semidiscrete.topk_cells(z, y, heights, k=topk)  # (n, k)
     normal = torch.cat([y, -torch.ones(y.shape[0], 1, dtype=y.dtype)], 1)
     normal = (normal / normal.norm(dim=1, keepdim=True)).numpy()
     rows = np.repeat(np.arange(cells.shape[0]), topk - 1)
@@ -128,9 +138,19 @@ def singular_filter(z, targets, heights, topk: int = 2, angle_thresh: float = 0.
     return rows[first], pairs[0, first]
 
 
-def expressway_sample(model, z, targets, heights, steps: int, t_land: int | None = None,
-                      sampler: str = "ddim", generator: torch.Generator | None = None,
-                      return_index: bool = False, topk: int = 1, angle_thresh: float = 0.7):
+def expressway_sample(
+    model,
+    z,
+    targets,
+    heights,
+    steps: int,
+    t_land: int | None = None,
+    sampler: str = "ddim",
+    generator: torch.Generator | None = None,
+    return_index: bool = False,
+    topk: int = 1,
+    angle_thresh: float = 0.7,
+):
     r"""DPM-OT sampling: the OT jump :math:`z \mapsto T_b(z)`, then ``steps`` denoising steps.
 
     z : (n, d) prior samples :math:`N(0, I)`; targets, heights : the solved SDOT
@@ -168,8 +188,17 @@ def expressway_sample(model, z, targets, heights, steps: int, t_land: int | None
     return (out, idx) if return_index else out
 
 
-def generate(model, method: str, nfe: int, n: int, seed: int = 0, targets=None, heights=None,
-             t_land: int | None = None, d: int | None = None):
+def generate(
+    model,
+    method: str,
+    nfe: int,
+    n: int,
+    seed: int = 0,
+    targets=None,
+    heights=None,
+    t_land: int | None = None,
+    d: int | None = None,
+):
     r"""n samples from one of the samplers the chapter compares, at ``nfe`` network evaluations.
 
     method :
@@ -228,10 +257,18 @@ def generate(model, method: str, nfe: int, n: int, seed: int = 0, targets=None, 
             sub = truncated_schedule(schedule, _timestep(t_land, schedule.T, "t_land", low=nfe - 1))
             x = diffusion.ddim_sample(counted, y[idx].float(), nfe, schedule=sub)
         else:
-            x, idx = expressway_sample(counted, z, y, heights, nfe, t_land=t_land,
-                                       sampler="ddpm" if method == "dpm-ot-ddpm" else "ddim",
-                                       generator=noise_gen, return_index=True,
-                                       topk=2 if method == "dpm-ot-singular" else 1)
+            x, idx = expressway_sample(
+                counted,
+                z,
+                y,
+                heights,
+                nfe,
+                t_land=t_land,
+                sampler="ddpm" if method == "dpm-ot-ddpm" else "ddim",
+                generator=noise_gen,
+                return_index=True,
+                topk=2 if method == "dpm-ot-singular" else 1,
+            )
         info["index"] = np.asarray(idx)
     info["nfe"] = counted.calls
     return x.float(), info

@@ -9,6 +9,7 @@ integrator (``DOP853``) on all points at once: the step size is chosen for the
 whole batch, with local error kept below ``atol + rtol * |x|`` component-wise (in
 SciPy's RMS norm over the batch).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ from scipy.integrate import solve_ivp
 
 from . import _validate as check
 
-__all__ = ["velocity", "encode", "decode"]
+__all__ = ["velocity", "encode", "encode_rk4", "decode", "AbsorbingScore"]
 
 
 def velocity(x, t, score) -> np.ndarray:
@@ -46,8 +47,9 @@ def _integrate(x, score, t_start, t_stop, t_eval, rtol, atol, name):
         pts = y.reshape(shape)
         return (-(pts + _call_score(score, pts, t))).ravel()
 
-    sol = solve_ivp(rhs, (t_start, t_stop), x.ravel(), method="DOP853", rtol=rtol, atol=atol,
-                    t_eval=t_eval, dense_output=False)
+    sol = solve_ivp(
+        rhs, (t_start, t_stop), x.ravel(), method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval, dense_output=False
+    )
     if sol.status != 0:
         raise RuntimeError(f"the probability-flow ODE failed between t = {t_start} and {t_stop}: {sol.message}")
     if t_eval is None:
@@ -59,8 +61,58 @@ def _integrate(x, score, t_start, t_stop, t_eval, rtol, atol, name):
     return out
 
 
-def encode(x, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | None = None,
-           t_eval=None) -> np.ndarray:
+class AbsorbingScore:
+    r"""A score that stops the points whose trajectory reaches :math:`p_t \le 0`.
+
+    For a density that is positive everywhere (every density of the book but one
+    family) :math:`p_t > 0` for t > 0 and Eq. (9) is defined everywhere. The paper's
+    Eq. (15) density is not: between the Chebyshev nodes its interpolant is negative
+    in places, :math:`p_t` keeps a zero set for a while, and near it the velocity
+    :math:`-(x + \nabla p_t / p_t)` points *towards* the zero set with speed
+    ~ 1/distance, so a trajectory starting close to it reaches it in finite time
+    (distance s: :math:`s\,\dot s \approx -1`, reached at :math:`t \approx s_0^2/2`).
+    There the encoder does not exist. This wrapper makes such a point stand still
+    (velocity 0, score :math:`-x`) from the first time the integrator evaluates the
+    score at it where :math:`p_t \le` ``floor``, and records which points were stopped
+    and when; the others follow Eq. (9) unchanged (the ODE is one system per point).
+    A floor above 0 is needed: the speed grows like 1/distance, so an adaptive
+    integrator approaching the zero set shrinks its steps without ever evaluating past
+    it; with a floor it stops the point at distance ~ floor / |∇p_t| instead.
+
+    ``value_and_gradient(x, t)`` -> (:math:`p_t(x)` (n,), :math:`\nabla p_t(x)` (n, d));
+    ``floor`` > 0, the value of :math:`p_t` at which a point is stopped.
+    One instance serves one batch of n points (the row index is the point); ``stopped``
+    (n,) bool and ``t_stopped`` (n,) float (NaN where not stopped) after the run;
+    ``calls`` counts the evaluations. The paper's own code instead divides by
+    :math:`p + 10^{-15}` and steps over the zero set with fixed-step RK4
+    (``paper_code/fpdimod.py``).
+    """
+
+    def __init__(self, value_and_gradient, floor: float):
+        self.fn = check.function(value_and_gradient, "value_and_gradient")
+        self.floor = check.positive(floor, "floor")
+        self.stopped = None
+        self.t_stopped = None
+        self.calls = 0
+
+    def __call__(self, x, t):
+        x = check.points(x, "x")
+        if self.stopped is None:
+            self.stopped = np.zeros(x.shape[0], dtype=bool)
+            self.t_stopped = np.full(x.shape[0], np.nan)
+        elif self.stopped.shape[0] != x.shape[0]:
+            raise ValueError(f"x must hold the {self.stopped.shape[0]} points of this batch, got {x.shape[0]}")
+        self.calls += 1
+        val, grad = self.fn(x, t)
+        val = np.asarray(val, dtype=np.float64)
+        new = ~(val > self.floor) & ~self.stopped
+        self.t_stopped[new] = t
+        self.stopped |= new
+        safe = np.where(self.stopped, 1.0, val)
+        return np.where(self.stopped[:, None], -x, np.asarray(grad, dtype=np.float64) / safe[:, None])
+
+
+def encode(x, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | None = None, t_eval=None) -> np.ndarray:
     r"""Run Eq. (9) forward from data points ``x`` at t = 0 to ``t_max``.
 
     Parameters
@@ -86,8 +138,31 @@ def encode(x, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | Non
     return _integrate(x, score, 0.0, t_max, t_eval, rtol, atol, "x")
 
 
-def decode(z, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | None = None,
-           t_eval=None) -> np.ndarray:
+def encode_rk4(x, score, t_max: float, n_steps: int) -> np.ndarray:
+    r"""Eq. (9) from t = 0 by classical fixed-step RK4: ``n_steps`` steps of :math:`H = t_{max} / n`.
+
+    The paper's integrator (``paper_code/fpdimod.py``, ``_ode_solve``): there H = 2h, twice
+    the Fokker–Planck solver's time step h, so that the stages t, t + H/2, t + H fall on the
+    solver's stored times, and its loop runs m/2 − 1 steps (it ends at 5 − 2h, not 5). The
+    book's encoder is the adaptive :func:`encode`; this one measures the paper's pipeline
+    (``benchmarks/table1.py --paper-pipeline``). Returns the points at ``t_max``, (n, d).
+    """
+    y = check.points(x, "x").copy()
+    check.function(score, "score")
+    t_max = check.positive(t_max, "t_max")
+    n = check.positive_int(n_steps, "n_steps")
+    H = t_max / n
+    for k in range(n):
+        t = k * H
+        k1 = velocity(y, t, score)
+        k2 = velocity(y + 0.5 * H * k1, t + 0.5 * H, score)
+        k3 = velocity(y + 0.5 * H * k2, t + 0.5 * H, score)
+        k4 = velocity(y + H * k3, t + H, score)
+        y = y + H * (k1 + 2.0 * (k2 + k3) + k4) / 6.0
+    return y
+
+
+def decode(z, score, t_max: float = 20.0, rtol: float = 1e-10, atol: float | None = None, t_eval=None) -> np.ndarray:
     r"""Run Eq. (9) backward from latent points ``z`` at ``t_max`` to t = 0.
 
     Same arguments as :func:`encode`; ``t_eval``, if given, must be non-increasing from
@@ -116,8 +191,9 @@ def _call_hessian(hessian, x: np.ndarray, t: float) -> np.ndarray:
     return h
 
 
-def encode_with_jacobian(x, score, hessian, t_max: float = 20.0, rtol: float = 1e-10,
-                         atol: float | None = None, t_eval=None):
+def encode_with_jacobian(
+    x, score, hessian, t_max: float = 20.0, rtol: float = 1e-10, atol: float | None = None, t_eval=None
+):
     r"""The encoder E(x) and its Jacobian DE(x), from Eq. (9) and its variational equation.
 
     Differentiating Eq. (9), :math:`\dot x = -(x + \nabla\log p_t(x))`, with respect to

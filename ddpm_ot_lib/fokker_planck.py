@@ -1,5 +1,9 @@
 r"""The Fokker–Planck equation in the tensor-train format (§3.4, App. C), and its exact OU solution.
 
+(Longer than the book's ~500-line guide, one concern: the equation and its two solvers, the paper's splitting
+and the exact OU propagator, behind one :class:`Solution` and one score path that every
+consumer uses; the Chebyshev/TT arithmetic they share is :mod:`ddpm_ot_lib.chebyshev`.)
+
 The equation, as in fpcross (Chertkov & Oseledets 2021), for a drift f and a scalar
 diffusion coefficient D:
 
@@ -48,9 +52,8 @@ Exact solutions are evaluated (:func:`density`, :func:`gradient`, :func:`score`,
 :func:`mass`) from the Chebyshev coefficients of the cores of :math:`p_t`, obtained
 directly from the eigen-coordinates :math:`V^{-1} G_k` of :math:`p_0`'s cores: the one
 score path of the library, fast enough for the many score calls of the Table 1 encoder.
-This module is about 640 lines: the equation, both solvers and their one evaluation
-layer are one topic.
 """
+
 from __future__ import annotations
 
 import time as _time
@@ -64,13 +67,36 @@ from scipy.linalg import expm
 from . import _validate as check
 from . import chebyshev as cheb
 
-__all__ = ["Equation", "ornstein_uhlenbeck", "gaussian_ou", "Solution", "initial_tt",
-           "ou_generator", "ou_eigen", "clear_caches", "ou_matrix", "propagate_exact", "solve_exact", "diffusion_matrix",
-           "characteristics", "convection_step", "splitting_step", "solve_splitting",
-           "tt_at", "density", "gradient", "score", "score_function", "mass", "masses"]
+__all__ = [
+    "Equation",
+    "ornstein_uhlenbeck",
+    "gaussian_ou",
+    "Solution",
+    "initial_tt",
+    "ou_generator",
+    "ou_eigen",
+    "clear_caches",
+    "value_and_gradient",
+    "ou_matrix",
+    "propagate_exact",
+    "solve_exact",
+    "diffusion_matrix",
+    "characteristics",
+    "convection_step",
+    "splitting_step",
+    "solve_splitting",
+    "tt_at",
+    "density",
+    "gradient",
+    "score",
+    "score_function",
+    "mass",
+    "masses",
+]
 
 
 # =========================================================================== the equation
+
 
 @dataclass(frozen=True)
 class Equation:
@@ -84,6 +110,7 @@ class Equation:
     exact : callable       optional :math:`p(x, t)`, (m, d), t -> (m,)
     name : str
     """
+
     drift: Callable
     divergence: Callable
     diffusion: float
@@ -102,8 +129,15 @@ def ornstein_uhlenbeck(d: int, initial: Callable | None = None, exact: Callable 
         check.function(initial, "initial")
     if exact is not None:
         check.function(exact, "exact")
-    return Equation(drift=lambda x, t: -x, divergence=lambda x, t: np.full(x.shape[0], -float(d)),
-                    diffusion=1.0, d=d, initial=initial, exact=exact, name="Ornstein-Uhlenbeck (Eq. 8)")
+    return Equation(
+        drift=lambda x, t: -x,
+        divergence=lambda x, t: np.full(x.shape[0], -float(d)),
+        diffusion=1.0,
+        d=d,
+        initial=initial,
+        exact=exact,
+        name="Ornstein-Uhlenbeck (Eq. 8)",
+    )
 
 
 def gaussian_ou(mean, cov) -> Equation:
@@ -156,8 +190,7 @@ def _check_grid(grid_) -> cheb.Grid:
     return grid_
 
 
-def initial_tt(equation: Equation, grid_: cheb.Grid, tol: float = 1e-10, rank_max: int = 40,
-               seed: int = 0) -> list:
+def initial_tt(equation: Equation, grid_: cheb.Grid, tol: float = 1e-10, rank_max: int = 40, seed: int = 0) -> list:
     r"""TT of :math:`p_0` (``equation.initial``) on the grid by TT-cross, normalised to mass 1."""
     eq = _check_equation(equation, _check_grid(grid_))
     if eq.initial is None:
@@ -168,6 +201,7 @@ def initial_tt(equation: Equation, grid_: cheb.Grid, tol: float = 1e-10, rank_ma
 
 # =========================================================================== results
 
+
 @dataclass
 class Solution:
     r""":math:`p_t` on the grid as a TT at each of ``times``.
@@ -177,6 +211,7 @@ class Solution:
     For method "exact", ``initial`` holds :math:`p_0`'s TT, from which :math:`p_t` is
     available at any t >= 0 (:func:`tt_at`).
     """
+
     grid: cheb.Grid
     times: np.ndarray
     tensors: list
@@ -193,6 +228,7 @@ class Solution:
 
 
 # =========================================================================== exact OU propagator
+
 
 def ou_generator(a, b, n: int) -> np.ndarray:
     r"""Chebyshev collocation L (n, n) of the 1-D generator :math:`\partial_x(x\,p) + \partial_x^2 p` of Eq. (8).
@@ -374,7 +410,7 @@ def _exact_evaluate(sol: Solution, x: np.ndarray, t: float, gradient: bool):
     """
     g = sol.grid
     inside = ~np.any((x < g.a) | (x > g.b), axis=1)
-    if t > 0.0:   # the Dirichlet ends: p_t = 0 on the box's faces exactly, as on the nodes
+    if t > 0.0:  # the Dirichlet ends: p_t = 0 on the box's faces exactly, as on the nodes
         inside &= ~np.any((x == g.a) | (x == g.b), axis=1)
     if not inside.all():
         val, grad = np.zeros(x.shape[0]), (np.zeros(x.shape) if gradient else None)
@@ -385,7 +421,7 @@ def _exact_evaluate(sol: Solution, x: np.ndarray, t: float, gradient: bool):
                 grad[inside] = gr
         return val, grad
     xi = x
-    basis = cheb.chebyshev_basis(((2.0 * xi - g.a - g.b) / (g.b - g.a)).T, g.n)   # (n, d, m)
+    basis = cheb.chebyshev_basis(((2.0 * xi - g.a - g.b) / (g.b - g.a)).T, g.n)  # (n, d, m)
     T, dT = [], []
     for k, C in enumerate(_exact_coefficients(sol, t)):
         r1, r2 = sol.initial[k].shape[0], sol.initial[k].shape[2]
@@ -398,6 +434,7 @@ def _exact_evaluate(sol: Solution, x: np.ndarray, t: float, gradient: bool):
 
 
 # =========================================================================== splitting (App. C)
+
 
 def diffusion_matrix(grid_: cheb.Grid, tau: float, coef: float = 1.0) -> np.ndarray:
     r""":math:`\exp(\tau D\, J D_2)` (n, n): the diffusion sub-step of length τ (App. C, as fpcross).
@@ -441,9 +478,19 @@ def characteristics(equation: Equation, x, t_end: float, h: float, substeps: int
     return X, J
 
 
-def convection_step(Y, grid_: cheb.Grid, equation: Equation, t: float, h: float, tol: float = 1e-8,
-                    rank_max: int = 30, nswp: int = 4, dr_max: int = 1, substeps: int = 1,
-                    info: dict | None = None) -> list:
+def convection_step(
+    Y,
+    grid_: cheb.Grid,
+    equation: Equation,
+    t: float,
+    h: float,
+    tol: float = 1e-8,
+    rank_max: int = 30,
+    nswp: int = 4,
+    dr_max: int = 1,
+    substeps: int = 1,
+    info: dict | None = None,
+) -> list:
     r"""Convection sub-step from t to t + h by characteristics and TT-cross (App. C).
 
     The new TT is the cross approximation of
@@ -451,6 +498,7 @@ def convection_step(Y, grid_: cheb.Grid, equation: Equation, t: float, h: float,
     interpolant of Y (0 outside the box), started from Y itself, at most ``nswp`` sweeps
     adding at most ``dr_max`` rank per core and sweep, rank <= ``rank_max``.
     """
+
     def func(x):
         x0, jac = characteristics(equation, x, t + h, h, substeps)
         return cheb.tt_evaluate(Y, grid_, x0) * np.exp(jac)
@@ -472,8 +520,18 @@ def splitting_step(Y, grid_: cheb.Grid, equation: Equation, t: float, h: float, 
     return cheb.tt_truncate(Y, cross.get("tol", 1e-8), cross.get("rank_max", 30))
 
 
-def solve_splitting(equation: Equation, Y0, grid_: cheb.Grid, times, h: float, tol: float = 1e-8,
-                    rank_max: int = 30, nswp: int = 4, dr_max: int = 1, substeps: int = 1) -> Solution:
+def solve_splitting(
+    equation: Equation,
+    Y0,
+    grid_: cheb.Grid,
+    times,
+    h: float,
+    tol: float = 1e-8,
+    rank_max: int = 30,
+    nswp: int = 4,
+    dr_max: int = 1,
+    substeps: int = 1,
+) -> Solution:
     r"""The paper's solver (App. C): Strang splitting with TT-cross convection, for any drift.
 
     Parameters
@@ -498,8 +556,13 @@ def solve_splitting(equation: Equation, Y0, grid_: cheb.Grid, times, h: float, t
     Y = check.tt(Y0, "Y0", grid_)
     times = check.times(times, "times")
     h = check.positive(h, "h")
-    cross = {"tol": check.positive(tol, "tol"), "rank_max": int(rank_max), "nswp": int(nswp),
-             "dr_max": int(dr_max), "substeps": int(substeps)}
+    cross = {
+        "tol": check.positive(tol, "tol"),
+        "rank_max": int(rank_max),
+        "nswp": int(nswp),
+        "dr_max": int(dr_max),
+        "substeps": int(substeps),
+    }
     if cross["rank_max"] < 1 or cross["nswp"] < 1 or cross["dr_max"] < 0 or cross["substeps"] < 1:
         raise ValueError("rank_max, nswp and substeps must be >= 1 and dr_max >= 0")
     start = _time.perf_counter()
@@ -522,12 +585,19 @@ def solve_splitting(equation: Equation, Y0, grid_: cheb.Grid, times, h: float, t
                 step_times.append(t)
             t = float(t_out)
         tensors.append([G.copy() for G in Y])
-    info = {"wall_time": _time.perf_counter() - start, "steps": len(ranks), "ranks": ranks,
-            "step_times": np.array(step_times), "evals": evals, **cross}
+    info = {
+        "wall_time": _time.perf_counter() - start,
+        "steps": len(ranks),
+        "ranks": ranks,
+        "step_times": np.array(step_times),
+        "evals": evals,
+        **cross,
+    }
     return Solution(grid_, times, tensors, "splitting", info)
 
 
 # =========================================================================== evaluation
+
 
 def tt_at(solution: Solution, t: float) -> list[tuple[float, list]]:
     r"""The TT(s) of :math:`p_t` as ``[(weight, TT), ...]`` with :math:`p_t = \sum w\,TT`.
@@ -591,6 +661,24 @@ def gradient(solution: Solution, x, t: float, with_value: bool = False):
     return (grad, val) if with_value else grad
 
 
+def value_and_gradient(solution: Solution, x, t: float):
+    r""":math:`(p_t(x), \nabla p_t(x))` at points x (m, d) -> ((m,), (m, d)), zero outside the box.
+
+    Outside the box the solution is 0 (its convention: the Dirichlet faces), so an
+    absorbing score (:class:`ddpm_ot_lib.flow.AbsorbingScore`) stops a trial step thrown
+    out of the box instead of failing on it; inside, the values are :func:`gradient`'s.
+    """
+    x = _points(solution, x)
+    g = solution.grid
+    inside = np.all((x >= g.a) & (x <= g.b), axis=1)
+    grad, val = np.zeros_like(x), np.zeros(x.shape[0])
+    if inside.all():
+        grad, val = gradient(solution, x, t, with_value=True)
+    elif inside.any():
+        grad[inside], val[inside] = gradient(solution, x[inside], t, with_value=True)
+    return val, grad
+
+
 def score(solution: Solution, x, t: float) -> np.ndarray:
     r""":math:`\nabla \log p_t(x) = \nabla p_t(x) / p_t(x)` at points x (m, d) -> (m, d).
 
@@ -605,8 +693,10 @@ def score(solution: Solution, x, t: float) -> np.ndarray:
     grad, val = gradient(solution, x, t, with_value=True)
     bad = ~(val > 0)
     if bad.any():
-        raise ValueError(f"p_t(x) <= 0 at {int(bad.sum())} point(s) (t = {float(t):.4g}): x lies in the tails, "
-                         "where the solution is below its accuracy and has no score")
+        raise ValueError(
+            f"p_t(x) <= 0 at {int(bad.sum())} point(s) (t = {float(t):.4g}): x lies in the tails, "
+            "where the solution is below its accuracy and has no score"
+        )
     return grad / val[:, None]
 
 

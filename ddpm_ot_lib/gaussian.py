@@ -12,6 +12,7 @@ explicit: :math:`x_t = a e^{-t} + \Sigma_t^{1/2}\Sigma^{-1/2}(x - a)`. As
 :math:`t \to \infty` it tends to :math:`E(x) = \Sigma^{-1/2}(x - a)`, the Monge map
 from :math:`N(a, \Sigma)` to :math:`N(0, I)` (Theorem 3.1).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -271,7 +272,7 @@ def mixture_hessian(x, t, weights, means, covs) -> np.ndarray:
     _, _, c_t = _mixture_marginal(w, m, c, t)
     prec = np.linalg.inv(c_t)
     prec = 0.5 * (prec + np.swapaxes(prec, 1, 2))
-    g = -whitened                                        # (k, n, d) component scores
+    g = -whitened  # (k, n, d) component scores
     s = np.einsum("nk,knd->nd", resp, g)
     dev = g - s[None]
     hess = -np.einsum("nk,kij->nij", resp, prec) + np.einsum("nk,kni,knj->nij", resp, dev, dev)

@@ -8,8 +8,11 @@ r"""Quality measures of the DPM-OT chapter: distances, mode statistics, memorisa
 * memorisation: each against the same statistic of an i.i.d. sample of the data law of
   the same size, so that "close to the training set" can be told from "fresh"
   (:func:`memorisation`, :func:`nearest_distance`, :func:`self_distance`,
-  :func:`duplicate_share`).
+  :func:`duplicate_share`);
+* :func:`quality_table`: one scale's quality and memorisation statistics at one NFE, as
+  text, read from a sweep of ``runs/dpm_ot_sweeps.py`` (``book/data/dpm_ot_sweeps.json``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +21,18 @@ import torch
 from . import _validate as check
 from . import transport
 
-__all__ = ["mode_stats", "w2", "sliced_w2", "nearest_distance", "duplicate_share", "self_distance",
-           "memorisation", "digit_classifier", "class_stats"]
+__all__ = [
+    "mode_stats",
+    "w2",
+    "sliced_w2",
+    "nearest_distance",
+    "duplicate_share",
+    "self_distance",
+    "memorisation",
+    "digit_classifier",
+    "class_stats",
+    "quality_table",
+]
 
 
 def _np(x, name: str, d: int | None = None) -> np.ndarray:
@@ -41,8 +54,7 @@ def mode_stats(x, means, sigma: float, k: float = 3.0, min_share: float = 0.01) 
     dist = np.sqrt(((x[:, None, :] - means[None, :, :]) ** 2).sum(-1))
     near = dist.min(1) <= k * sigma
     shares = np.bincount(dist.argmin(1)[near], minlength=means.shape[0]) / x.shape[0]
-    return {"mixture": float(1.0 - near.mean()), "shares": shares,
-            "coverage": int((shares >= min_share).sum())}
+    return {"mixture": float(1.0 - near.mean()), "shares": shares, "coverage": int((shares >= min_share).sum())}
 
 
 def w2(x, y) -> float:
@@ -61,8 +73,11 @@ def sliced_w2(x, y, n_projections: int = 1000, seed: int = 0) -> float:
 
     x = _np(x, "x")
     y = _np(y, "y", d=x.shape[1])
-    return float(ot.sliced_wasserstein_distance(x, y, n_projections=check.count(n_projections, "n_projections"),
-                                                p=2, seed=int(seed)))
+    return float(
+        ot.sliced_wasserstein_distance(
+            x, y, n_projections=check.count(n_projections, "n_projections"), p=2, seed=int(seed)
+        )
+    )
 
 
 def nearest_distance(x, ref, chunk: int = 2048) -> np.ndarray:
@@ -70,8 +85,10 @@ def nearest_distance(x, ref, chunk: int = 2048) -> np.ndarray:
     x = torch.from_numpy(_np(x, "x"))
     ref = torch.from_numpy(_np(ref, "ref", d=x.shape[1]))
     chunk = check.count(chunk, "chunk")
-    out = [torch.cdist(x[s:s + chunk], ref, compute_mode="donot_use_mm_for_euclid_dist").min(1).values
-           for s in range(0, x.shape[0], chunk)]
+    out = [
+        torch.cdist(x[s : s + chunk], ref, compute_mode="donot_use_mm_for_euclid_dist").min(1).values
+        for s in range(0, x.shape[0], chunk)
+    ]
     return torch.cat(out).numpy()
 
 
@@ -112,9 +129,11 @@ def class_stats(classifier, x, threshold: float = 0.5, min_share: float = 0.01) 
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
     prob = classifier.predict_proba(x)
     shares = np.bincount(prob.argmax(1), minlength=prob.shape[1]) / x.shape[0]
-    return {"mixture": float((prob.max(1) < threshold).mean()), "shares": shares,
-            "coverage": int((shares >= min_share).sum())}
-
+    return {
+        "mixture": float((prob.max(1) < threshold).mean()),
+        "shares": shares,
+        "coverage": int((shares >= min_share).sum()),
+    }
 
 
 def self_distance(x) -> np.ndarray:
@@ -124,7 +143,7 @@ def self_distance(x) -> np.ndarray:
         raise ValueError(f"x must hold at least 2 points, got {x.shape[0]}")
     out = []
     for s in range(0, x.shape[0], 2048):
-        dist = torch.cdist(x[s:s + 2048], x, compute_mode="donot_use_mm_for_euclid_dist")
+        dist = torch.cdist(x[s : s + 2048], x, compute_mode="donot_use_mm_for_euclid_dist")
         rows = torch.arange(dist.shape[0])
         dist[rows, rows + s] = float("inf")
         out.append(dist.min(1).values)
@@ -158,8 +177,51 @@ def memorisation(x, train, fresh, q: float = 0.05) -> dict:
     d_x, d_f = nearest_distance(x, train), nearest_distance(fresh, train)
     m = min(x.shape[0], fresh.shape[0] // 2)
     tau = np.quantile(self_distance(fresh[:m]), q)
-    return {"nn_median": float(np.median(d_x)), "nn_median_fresh": float(np.median(d_f)),
-            "nn_ratio": float(np.median(d_x) / np.median(d_f)),
-            "close_share": float(np.mean(d_x < np.quantile(d_f, q))), "q": float(q),
-            "dup_share": float(np.mean(self_distance(x[:m]) < tau)),
-            "dup_share_fresh": float(np.mean(self_distance(fresh[m:2 * m]) < tau)), "m": int(m)}
+    return {
+        "nn_median": float(np.median(d_x)),
+        "nn_median_fresh": float(np.median(d_f)),
+        "nn_ratio": float(np.median(d_x) / np.median(d_f)),
+        "close_share": float(np.mean(d_x < np.quantile(d_f, q))),
+        "q": float(q),
+        "dup_share": float(np.mean(self_distance(x[:m]) < tau)),
+        "dup_share_fresh": float(np.mean(self_distance(fresh[m : 2 * m]) < tau)),
+        "m": int(m),
+    }
+
+
+def quality_table(sweep: dict, nfe: int, methods, name: str) -> str:
+    r"""One scale's quality and memorisation statistics at ``nfe`` NFE, as a text table.
+
+    sweep : one scale of the file written by ``runs/dpm_ot_sweeps.py``: ``curves``
+    (method -> rows with ``nfe``, the distance, ``mixture``, ``coverage``,
+    ``close_share``, ``dup_share``, ``n``) and ``reference``; for images the reference
+    holds ``sw2_floor_train_vs_test`` and the distance is the sliced :math:`W_2` to
+    held-out images (``sw2``), with ``test`` as the fresh data; else :math:`W_2`
+    (``w2``) with ``true``. methods : the rows, in order (a method not run at this NFE
+    is left out); name : the scale's name, for the title line.
+
+    Returns the lines joined by newlines: a title, one line per method and the last one
+    for fresh data (its ``dup`` is ``dup_share_fresh``, :func:`memorisation`).
+    """
+    nfe = check.count(nfe, "nfe")
+    if not isinstance(sweep, dict) or not {"curves", "reference"} <= set(sweep):
+        raise ValueError("sweep must be one scale of the sweep file: a dict with 'curves' and 'reference'")
+    image = "sw2_floor_train_vs_test" in sweep["reference"]
+    dist = "sw2" if image else "w2"
+    lines = [f"{name}, {nfe} NFE {'':14s} {dist:>6s} mixture cover  close   dup     n"]
+    for m in methods:
+        if m not in sweep["curves"]:
+            raise ValueError(f"methods: {m!r} is not in the sweep (have {sorted(sweep['curves'])})")
+        r = next((r for r in sweep["curves"][m] if r["nfe"] == nfe), None)
+        if r is None:  # not run at this NFE
+            continue
+        lines.append(
+            f"  {m:24s} {r[dist]:6.3f} {r['mixture']:7.3f} {r['coverage']:5d} "
+            f"{r['close_share']:6.3f} {r['dup_share']:5.3f} {r['n']:5d}"
+        )
+    fresh = sweep["reference"]["test" if image else "true"]
+    lines.append(
+        f"  {'fresh data':24s} {'':6s} {fresh['mixture']:7.3f} {fresh['coverage']:5d} "
+        f"{fresh['close_share']:6.3f} {fresh['dup_share_fresh']:5.3f}"
+    )
+    return "\n".join(lines)

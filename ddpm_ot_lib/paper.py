@@ -17,12 +17,22 @@ KHRULKOV : Khrulkov, Ryzhakov, Chertkov, Oseledets, *Understanding DDPM Latent C
 LI       : Li et al., *DPM-OT: A New Diffusion Probabilistic Model Guided by Optimal
            Transport*, ICCV 2023, arXiv 2307.11308; released code cognaclee/DPM-OT.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Quote", "TABLE1_MAX_EPS_REL", "TABLE1_GRID", "TABLE1_DENSITIES",
-           "TABLE1_SECONDS_PER_DENSITY", "TIME_RANGE", "LI_NFE", "LI_CODE_DEFAULTS", "quotes"]
+__all__ = [
+    "Quote",
+    "TABLE1_MAX_EPS_REL",
+    "TABLE1_GRID",
+    "TABLE1_DENSITIES",
+    "TABLE1_SECONDS_PER_DENSITY",
+    "TIME_RANGE",
+    "LI_NFE",
+    "LI_CODE_DEFAULTS",
+    "quotes",
+]
 
 
 class Quote(NamedTuple):

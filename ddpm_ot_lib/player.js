@@ -11,10 +11,7 @@
 // Python inlines this file and calls it with (uid, milliseconds per frame).
 (function (uid, frameMs) {
   "use strict";
-  var here = document.currentScript;
-  var root = (here && here.closest && here.closest("div.ddpm-player")) || document.getElementById(uid);
-  if (!root || root.getAttribute("data-ddpm-ready")) return;
-  root.setAttribute("data-ddpm-ready", "1");
+  // @include player_root.js
   var data = JSON.parse(root.querySelector("script.ddpm-player-data").textContent);
   var slider = root.querySelector(".ddpm-player-slider");
   var label = root.querySelector(".ddpm-player-time");
@@ -32,25 +29,5 @@
     image.setAttribute("href", source(k));
     label.textContent = data.labels[k];
   }
-  function stop() {
-    clearInterval(timer);
-    timer = null;
-    button.textContent = "\u25B6 play";
-  }
-  slider.addEventListener("input", function () {
-    stop();
-    draw(+slider.value);
-  });
-  button.addEventListener("click", function () {
-    if (timer) { stop(); return; }
-    var k = +slider.value;
-    if (k >= m - 1) k = -1;
-    button.textContent = "\u275A\u275A pause";
-    timer = setInterval(function () {
-      k += 1;
-      if (k >= m) { stop(); return; }
-      slider.value = k;
-      draw(k);
-    }, frameMs);
-  });
+  // @include player_controls.js
 })

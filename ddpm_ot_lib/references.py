@@ -18,6 +18,7 @@ rounding or cross (only the product-rule contraction of a chain of matrices,
 
 All quadratures use the one composite rule :func:`gauss_legendre`.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +29,17 @@ import numpy as np
 from . import _validate as check
 from . import chebyshev as cheb
 
-__all__ = ["gauss_legendre", "ou_coefficients", "ou_reference", "tt_gaussian_reference",
-           "mixture_formula", "mixture_reference", "reference_density",
-           "paper_formula_on_grid", "interpolant_tt_reference"]
+__all__ = [
+    "gauss_legendre",
+    "ou_coefficients",
+    "ou_reference",
+    "tt_gaussian_reference",
+    "mixture_formula",
+    "mixture_reference",
+    "reference_density",
+    "paper_formula_on_grid",
+    "interpolant_tt_reference",
+]
 
 
 def gauss_legendre(lo: float, hi: float, panels: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,8 +47,8 @@ def gauss_legendre(lo: float, hi: float, panels: int, nodes: int) -> tuple[np.nd
 
     Returns nodes y (panels * nodes,) and weights w with :math:`\int_{lo}^{hi} f \approx \sum w f(y)`.
     """
-    panels = check.positive_int(panels, "panels")
-    nodes = check.positive_int(nodes, "nodes")
+    panels = check.count(panels, "panels")
+    nodes = check.count(nodes, "nodes")
     z, w = np.polynomial.legendre.leggauss(nodes)
     edges = np.linspace(float(lo), float(hi), panels + 1)
     half = 0.5 * np.diff(edges)
@@ -56,8 +65,16 @@ def ou_coefficients(t: float) -> tuple[float, float]:
     return math.exp(-t), -math.expm1(-2.0 * t)
 
 
-def ou_reference(p0: Callable, t: float, x=None, axes=None, with_gradient: bool = False,
-                 half_width: float = 10.0, nodes_per_panel: int = 12, normalise: bool = True):
+def ou_reference(
+    p0: Callable,
+    t: float,
+    x=None,
+    axes=None,
+    with_gradient: bool = False,
+    half_width: float = 10.0,
+    nodes_per_panel: int = 12,
+    normalise: bool = True,
+):
     r"""Ground truth for Eq. (8) in d = 2: the transition kernel integrated by quadrature.
 
     .. math:: p_t(x) = \int k_t(x_1, y_1)\, k_t(x_2, y_2)\, p_0(y)\, dy, \qquad
@@ -117,13 +134,13 @@ def ou_reference(p0: Callable, t: float, x=None, axes=None, with_gradient: bool 
     p = np.empty(x.shape[0])
     grad = np.empty_like(x)
     for st in range(0, x.shape[0], 512):
-        k1, dk1 = kern(x[st:st + 512, 0])
-        k2, dk2 = kern(x[st:st + 512, 1])
+        k1, dk1 = kern(x[st : st + 512, 0])
+        k2, dk2 = kern(x[st : st + 512, 1])
         a1 = k1 @ P0
-        p[st:st + 512] = (a1 * k2).sum(axis=1)
+        p[st : st + 512] = (a1 * k2).sum(axis=1)
         if with_gradient:
-            grad[st:st + 512, 0] = ((dk1 @ P0) * k2).sum(axis=1)
-            grad[st:st + 512, 1] = (a1 * dk2).sum(axis=1)
+            grad[st : st + 512, 0] = ((dk1 @ P0) * k2).sum(axis=1)
+            grad[st : st + 512, 1] = (a1 * dk2).sum(axis=1)
     return (p, grad) if with_gradient else p
 
 
@@ -250,9 +267,18 @@ def _mixture_on_tensor_grid(params, y, d):
     return out
 
 
-def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels: int | None = None,
-                      nodes: int | None = None, gradient: bool = False, cache: dict | None = None,
-                      on_grid: Callable | None = None):
+def mixture_reference(
+    params: dict,
+    d: int,
+    x,
+    t: float,
+    box=(-8.0, 8.0),
+    panels: int | None = None,
+    nodes: int | None = None,
+    gradient: bool = False,
+    cache: dict | None = None,
+    on_grid: Callable | None = None,
+):
     r"""Reference :math:`p_t` for a density of Eq. (14): the OU kernel integrated against its formula.
 
     .. math:: p_t(x) = \frac{1}{Z}\int_{B} \tilde p_0(y) \prod_{k=1}^d \frac{1}{\sqrt{2\pi s^2}}
@@ -301,10 +327,10 @@ def mixture_reference(params: dict, d: int, x, t: float, box=(-8.0, 8.0), panels
     kern = [np.exp(-0.5 * dk**2 / s2) / math.sqrt(2 * math.pi * s2) for dk in diff]
     dkern = [-dk / s2 * kk for dk, kk in zip(diff, kern)]
 
-    first = kern[0] @ P0.reshape(N, -1)                               # axis 0 by one product
+    first = kern[0] @ P0.reshape(N, -1)  # axis 0 by one product
 
     def contract(acc, fs):
-        for k in range(1, d):                                         # the others point by point
+        for k in range(1, d):  # the others point by point
             acc = (fs[k][:, None, :] @ acc.reshape(m, N, -1))[:, 0, :]
         return acc[:, 0]
 
@@ -337,11 +363,11 @@ def reference_density(dens, x, t: float, gradient: bool = False, cache: dict | N
     if t == 0.0:
         out = mixture_formula(dens.params, x, gradient=gradient)
         return (out[0] / dens.norm_const, out[1] / dens.norm_const) if gradient else out / dens.norm_const
-    return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b),
-                             gradient=gradient, cache=cache)
+    return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b), gradient=gradient, cache=cache)
 
 
 # --- table: references for the paper's family (densities.random_density(..., family="paper"))
+
 
 def paper_formula_on_grid(dens, y) -> np.ndarray:
     r"""The unnormalised formula of a paper-family Eq. (14) density on :math:`y^{\otimes d}` -> (N, ..., N).
@@ -378,7 +404,7 @@ def interpolant_tt_reference(dens, x, t: float, gradient: bool = False, nodes: i
     y, w = gauss_legendre(g.a, g.b, int(math.ceil((g.b - g.a) / min(0.5, 2.2 * sigma))), nodes)
     ents, dents = [], []
     for k in range(dens.d):
-        wf = w[:, None, None] * dens.factor(k, y)                       # (q, r, r')
+        wf = w[:, None, None] * dens.factor(k, y)  # (q, r, r')
         diff = x[:, k, None] - c * y[None, :]
         kern = np.exp(-0.5 * diff**2 / s2) / math.sqrt(2 * math.pi * s2)
         ents.append(np.einsum("mq,qab->mab", kern, wf))
@@ -392,5 +418,13 @@ def _paper_reference(dens, x, t, gradient, cache):
         return interpolant_tt_reference(dens, x, t, gradient=gradient)
     if t == 0.0:
         return dens.gradient(x) if gradient else dens(x)
-    return mixture_reference(dens.params, dens.d, x, t, box=(dens.grid.a, dens.grid.b), gradient=gradient,
-                             cache=cache, on_grid=lambda y: paper_formula_on_grid(dens, y))
+    return mixture_reference(
+        dens.params,
+        dens.d,
+        x,
+        t,
+        box=(dens.grid.a, dens.grid.b),
+        gradient=gradient,
+        cache=cache,
+        on_grid=lambda y: paper_formula_on_grid(dens, y),
+    )

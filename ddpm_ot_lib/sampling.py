@@ -39,6 +39,7 @@ rule on the table points) and reports it; nothing is clipped silently.
 :func:`tt_marginal` evaluates exact 1-D marginals of :math:`\tilde p` (for goodness-of-fit
 tests), and :func:`grid_node_sample` reproduces the paper's node sampler for comparison.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,6 +54,7 @@ _CHUNK = 8192  # samples per block (bounds the (block, table) arrays of the inve
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _check(Y, grid):
     if not isinstance(grid, cheb.Grid):
@@ -69,10 +71,6 @@ def _rng(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0 or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
-
-
-def _count(n, name="n"):
-    return check.positive_int(n, name)
 
 
 def _moments(n):
@@ -118,22 +116,25 @@ def _series(coef, s):
 
 # --------------------------------------------------------------------------- sampling
 
+
 def _invert_cdf(a, u, table, tol, max_iter):
     """Solve F(s) = u F(1) for each row of the conditional series a (m, n); s in [-1, 1].
 
     Returns s (m,), the measured negative mass (max over rows), iterations used.
     """
     m, n = a.shape
-    b = npcheb.chebint(a, lbnd=-1.0, axis=1)            # CDF coefficients (m, n + 1)
-    total = b.sum(axis=1)                                # F(1): T_j(1) = 1
+    b = npcheb.chebint(a, lbnd=-1.0, axis=1)  # CDF coefficients (m, n + 1)
+    total = b.sum(axis=1)  # F(1): T_j(1) = 1
     if not np.all(total > 0):
-        raise ValueError("a conditional density of the TT interpolant has mass <= 0: Y is not a density "
-                         f"(smallest conditional mass {total.min():.3g})")
+        raise ValueError(
+            "a conditional density of the TT interpolant has mass <= 0: Y is not a density "
+            f"(smallest conditional mass {total.min():.3g})"
+        )
     target = u * total
     grid_s = np.linspace(-1.0, 1.0, table)
     Tb = _basis(grid_s, n + 1)
-    Fb = b @ Tb.T                                        # (m, table) CDF on the table
-    fb = a @ Tb[:, :n].T                                 # (m, table) density on the table
+    Fb = b @ Tb.T  # (m, table) CDF on the table
+    fb = a @ Tb[:, :n].T  # (m, table) density on the table
     neg = np.maximum(-fb, 0.0)
     neg_mass = float((np.trapezoid(neg, grid_s, axis=1) / total).max())
     # first table interval where F reaches the target: F(lo) < target <= F(hi)
@@ -167,13 +168,15 @@ def _invert_cdf(a, u, table, tol, max_iter):
         s[idx] = np.where(done, sa, s_new)
         active[idx[done]] = False
     if active.any():
-        raise RuntimeError(f"inverse-CDF sampling did not converge for {int(active.sum())} sample(s) "
-                           f"in {max_iter} iterations")
+        raise RuntimeError(
+            f"inverse-CDF sampling did not converge for {int(active.sum())} sample(s) in {max_iter} iterations"
+        )
     return s, neg_mass, it
 
 
-def tt_sample(Y, grid, n: int, seed=0, table: int = 257, tol: float = 1e-14, max_iter: int = 100,
-              info: dict | None = None) -> np.ndarray:
+def tt_sample(
+    Y, grid, n: int, seed=0, table: int = 257, tol: float = 1e-14, max_iter: int = 100, info: dict | None = None
+) -> np.ndarray:
     r"""Draw n continuous samples from the density interpolated by the TT Y (conditional inverse CDF).
 
     Parameters
@@ -196,8 +199,8 @@ def tt_sample(Y, grid, n: int, seed=0, table: int = 257, tol: float = 1e-14, max
     interpolant of Y (exactly, up to rounding, where it is >= 0).
     """
     cores = _check(Y, grid)
-    n = _count(n)
-    table = _count(table, "table")
+    n = check.count(n, "n")
+    table = check.count(table, "table")
     if table < 17:
         raise ValueError(f"table must be >= 17, got {table}")
     rng = _rng(seed)
@@ -210,30 +213,32 @@ def tt_sample(Y, grid, n: int, seed=0, table: int = 257, tol: float = 1e-14, max
     out = np.empty((n, grid.d))
     neg_mass, iters = 0.0, 0
     for k, C in enumerate(coefs):
-        A = np.einsum("jrs,s->jr", C, R[k])              # (n_grid, r_{k-1})
+        A = np.einsum("jrs,s->jr", C, R[k])  # (n_grid, r_{k-1})
         u = rng.random(n)
         r1, r2 = C.shape[1], C.shape[2]
         new_left = np.empty((n, r2))
-        for c in range(0, n, _CHUNK):                    # bounded memory: (chunk, table) arrays
+        for c in range(0, n, _CHUNK):  # bounded memory: (chunk, table) arrays
             sl = slice(c, c + _CHUNK)
-            a = left[sl] @ A.T                           # conditional series (chunk, n_grid)
+            a = left[sl] @ A.T  # conditional series (chunk, n_grid)
             s, neg, it = _invert_cdf(a, u[sl], table, tol, max_iter)
             neg_mass, iters = max(neg_mass, neg), max(iters, it)
             out[sl, k] = grid.a + 0.5 * (grid.b - grid.a) * (s + 1.0)
             if k < grid.d - 1:
-                T = _basis(s, ng)                                           # (chunk, n_grid)
+                T = _basis(s, ng)  # (chunk, n_grid)
                 W = (T @ C.reshape(ng, r1 * r2)).reshape(-1, r1, r2)
                 nl = (left[sl][:, None, :] @ W)[:, 0, :]
                 scale = np.abs(nl).max(axis=1, keepdims=True)
                 new_left[sl] = nl / np.where(scale > 0, scale, 1.0)
         left = new_left
     if info is not None:
-        info.update({"negative_mass": neg_mass, "mass": total * (0.5 * (grid.b - grid.a)) ** grid.d,
-                     "iterations": iters})
+        info.update(
+            {"negative_mass": neg_mass, "mass": total * (0.5 * (grid.b - grid.a)) ** grid.d, "iterations": iters}
+        )
     return out
 
 
 # --------------------------------------------------------------------------- marginals
+
 
 def _marginal_series(Y, grid, k):
     """Chebyshev coefficients (n,) of the k-th 1-D marginal of the interpolant (in s = x-hat)."""
@@ -246,7 +251,7 @@ def _marginal_series(Y, grid, k):
     for C in coefs[:k]:
         left = left @ np.einsum("j,jrs->rs", mom, C)
     right = np.ones(1)
-    for C in coefs[k + 1:][::-1]:
+    for C in coefs[k + 1 :][::-1]:
         right = np.einsum("j,jrs,s->r", mom, C, right)
     half = 0.5 * (grid.b - grid.a)
     return np.einsum("r,jrs,s->j", left, coefs[k], right) * half ** (grid.d - 1)
@@ -299,8 +304,8 @@ def grid_node_sample(Y, grid, n: int, seed=0) -> np.ndarray:
     spacing, so it is *not* a sample of the density (a KS test rejects it).
     """
     cores = _check(Y, grid)
-    n = _count(n)
-    if grid.n ** grid.d > 10**7:
+    n = check.count(n, "n")
+    if grid.n**grid.d > 10**7:
         raise ValueError(f"the grid has {grid.n}^{grid.d} nodes, too many to enumerate (at most 1e7)")
     w = np.maximum(cheb.tt_full(cores).ravel(), 0.0)
     if n > np.count_nonzero(w):

@@ -19,6 +19,7 @@ A :class:`VPSchedule` holds β and its time change in closed form: :func:`linear
 time; :func:`ddim_encode` runs DDIM (Eq. 4) over a grid of σ, which is Euler's
 method for Eq. (9) written in the variables :math:`(\sigma, x/\sqrt{\bar\alpha})`.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,20 @@ from scipy.integrate import solve_ivp
 
 from . import _validate as check
 
-__all__ = ["VPSchedule", "linear", "cosine", "sigma_of_s", "s_of_sigma", "eps_from_score",
-           "score_from_eps", "vp_velocity", "encode_vp", "ddim_encode", "discretize",
-           "fokker_planck_residual"]
+__all__ = [
+    "VPSchedule",
+    "linear",
+    "cosine",
+    "sigma_of_s",
+    "s_of_sigma",
+    "eps_from_score",
+    "score_from_eps",
+    "vp_velocity",
+    "encode_vp",
+    "ddim_encode",
+    "discretize",
+    "fokker_planck_residual",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class VPSchedule:
     ``t_of_s(s)``: the inverse; ``t_max``: the end of the schedule's time axis (``inf``
     if β is defined for all t >= 0). Build one with :func:`linear` or :func:`cosine`.
     """
+
     name: str
     beta: Callable
     s: Callable
@@ -55,15 +68,17 @@ class VPSchedule:
 
 
 def _times(t, schedule_name: str, t_max: float) -> np.ndarray:
-    arr = check._finite(check._float_array(t, "t"), "t")
+    arr = check.finite(check.float_array(t, "t"), "t")
     if np.any(arr < 0) or np.any(arr >= t_max if math.isfinite(t_max) else False):
-        raise ValueError(f"t must lie in [0, {t_max:g}) for the {schedule_name} schedule, "
-                         f"got values in [{arr.min():g}, {arr.max():g}]")
+        raise ValueError(
+            f"t must lie in [0, {t_max:g}) for the {schedule_name} schedule, "
+            f"got values in [{arr.min():g}, {arr.max():g}]"
+        )
     return arr
 
 
 def _s_values(s) -> np.ndarray:
-    arr = check._finite(check._float_array(s, "s"), "s")
+    arr = check.finite(check.float_array(s, "s"), "s")
     if np.any(arr < 0):
         raise ValueError(f"s must be >= 0, got minimum {arr.min():g}")
     return arr
@@ -96,7 +111,7 @@ def linear(beta_min: float = 0.1, beta_max: float = 20.0) -> VPSchedule:
         s_val = _s_values(s_val)
         if slope == 0.0:
             return 2.0 * s_val / lo
-        return 4.0 * s_val / (lo + np.sqrt(lo * lo + 4.0 * slope * s_val))   # stable root
+        return 4.0 * s_val / (lo + np.sqrt(lo * lo + 4.0 * slope * s_val))  # stable root
 
     return VPSchedule(name, beta, s, t_of_s, math.inf)
 
@@ -136,7 +151,7 @@ def sigma_of_s(s) -> np.ndarray:
 
 def s_of_sigma(sigma) -> np.ndarray:
     r"""The inverse of :func:`sigma_of_s`: :math:`s = \tfrac12\log(1 + \sigma^2)`."""
-    arr = check._finite(check._float_array(sigma, "sigma"), "sigma")
+    arr = check.finite(check.float_array(sigma, "sigma"), "sigma")
     if np.any(arr < 0):
         raise ValueError(f"sigma must be >= 0, got minimum {arr.min():g}")
     return 0.5 * np.log1p(arr * arr)
@@ -174,8 +189,7 @@ def vp_velocity(x, t, score, schedule: VPSchedule) -> np.ndarray:
     return -0.5 * b * (x + g)
 
 
-def encode_vp(x, score, schedule: VPSchedule, s_end: float, rtol: float = 1e-10,
-              t_eval=None) -> np.ndarray:
+def encode_vp(x, score, schedule: VPSchedule, s_end: float, rtol: float = 1e-10, t_eval=None) -> np.ndarray:
     r"""Integrate Eq. (6) in the schedule's own time t, from 0 to :math:`t(s_\mathrm{end})`.
 
     x : (n, d) data; score(x, s) : the score of Eq. (8)'s marginal; s_end > 0: where
@@ -197,9 +211,8 @@ def encode_vp(x, score, schedule: VPSchedule, s_end: float, rtol: float = 1e-10,
     def rhs(t, y):
         return vp_velocity(y.reshape(shape), t, score, schedule).ravel()
 
-    vp_velocity(x, 0.0, score, schedule)                  # check the arguments once
-    sol = solve_ivp(rhs, (0.0, t_end), x.ravel(), method="DOP853", rtol=rtol, atol=rtol * 1e-2,
-                    t_eval=t_eval)
+    vp_velocity(x, 0.0, score, schedule)  # check the arguments once
+    sol = solve_ivp(rhs, (0.0, t_end), x.ravel(), method="DOP853", rtol=rtol, atol=rtol * 1e-2, t_eval=t_eval)
     if sol.status != 0:
         raise RuntimeError(f"Eq. (6) failed for the {schedule.name} schedule: {sol.message}")
     if t_eval is not None:
@@ -223,7 +236,7 @@ def ddim_encode(x, eps, sigmas) -> np.ndarray:
 
     x = check.points(x, "x")
     check.function(eps, "eps")
-    sig = check._finite(check._float_array(sigmas, "sigmas"), "sigmas")
+    sig = check.finite(check.float_array(sigmas, "sigmas"), "sigmas")
     if sig.ndim != 1 or sig.size < 2 or sig[0] < 0 or np.any(np.diff(sig) <= 0):
         raise ValueError("sigmas must be a strictly increasing 1-D array of >= 2 noise levels >= 0")
     a = 1.0 / (1.0 + sig * sig)

@@ -30,6 +30,7 @@ on the cell masses measured on a large *independent* sample.
 Ground truths: :func:`exact_heights_1d` and :func:`exact_cell_masses_1d` (closed forms in
 one dimension), :func:`emd_agreement` (exact discrete OT on many prior samples).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,20 @@ import torch
 from . import _validate as check
 
 __all__ = [
-    "SDOTResult", "heights_from_dual", "dual_from_heights", "assign", "topk_cells", "sdot_map",
-    "brenier_potential", "cell_masses", "mass_error", "mass_error_floor", "solve_sdot",
-    "exact_heights_1d", "exact_cell_masses_1d", "emd_agreement",
+    "SDOTResult",
+    "heights_from_dual",
+    "dual_from_heights",
+    "assign",
+    "topk_cells",
+    "sdot_map",
+    "brenier_potential",
+    "cell_masses",
+    "mass_error",
+    "mass_error_floor",
+    "solve_sdot",
+    "exact_heights_1d",
+    "exact_cell_masses_1d",
+    "emd_agreement",
 ]
 
 
@@ -59,9 +71,6 @@ def _heights(b, n_targets: int, name="heights") -> torch.Tensor:
 
 def _points(x, name: str, d: int | None = None) -> torch.Tensor:
     return torch.from_numpy(check.points(check.array(x), name, d=d))
-
-
-_count = check.count
 
 
 # --------------------------------------------------------------------------- the map
@@ -89,11 +98,11 @@ def _argmax_scores(x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, chunk: int
     idx = torch.empty(x.shape[0], dtype=torch.long)
     val = torch.empty(x.shape[0], dtype=torch.float64) if need_value else None
     for s in range(0, x.shape[0], chunk):
-        scores = torch.addmm(b[None, :], x[s:s + chunk], y.T)
+        scores = torch.addmm(b[None, :], x[s : s + chunk], y.T)
         v, i = scores.max(dim=1)
-        idx[s:s + chunk] = i
+        idx[s : s + chunk] = i
         if need_value:
-            val[s:s + chunk] = v
+            val[s : s + chunk] = v
     return idx, val
 
 
@@ -106,7 +115,7 @@ def assign(x, targets, heights, chunk: int = 4096) -> np.ndarray:
     y = _targets(targets)
     x = _points(x, "x", d=y.shape[1])
     b = _heights(heights, y.shape[0])
-    return _argmax_scores(x, y, b, _count(chunk, "chunk"))[0].numpy()
+    return _argmax_scores(x, y, b, check.count(chunk, "chunk"))[0].numpy()
 
 
 def topk_cells(x, targets, heights, k: int = 2) -> np.ndarray:
@@ -120,7 +129,7 @@ def topk_cells(x, targets, heights, k: int = 2) -> np.ndarray:
     y = _targets(targets)
     x = _points(x, "x", d=y.shape[1])
     b = _heights(heights, y.shape[0])
-    k = _count(k, "k")
+    k = check.count(k, "k")
     if k > y.shape[0]:
         raise ValueError(f"k must be at most the number of targets {y.shape[0]}, got {k}")
     return torch.topk(torch.addmm(b[None, :], x, y.T), k, dim=1).indices.numpy()
@@ -140,7 +149,7 @@ def brenier_potential(x, targets, heights, chunk: int = 4096) -> np.ndarray:
     y = _targets(targets)
     x = _points(x, "x", d=y.shape[1])
     b = _heights(heights, y.shape[0])
-    return _argmax_scores(x, y, b, _count(chunk, "chunk"), need_value=True)[1].numpy()
+    return _argmax_scores(x, y, b, check.count(chunk, "chunk"), need_value=True)[1].numpy()
 
 
 def cell_masses(targets, heights, n: int = 200_000, seed: int = 0, chunk: int = 4096) -> np.ndarray:
@@ -152,8 +161,8 @@ def cell_masses(targets, heights, n: int = 200_000, seed: int = 0, chunk: int = 
     """
     y = _targets(targets)
     b = _heights(heights, y.shape[0])
-    n = _count(n, "n")
-    chunk = _count(chunk, "chunk")
+    n = check.count(n, "n")
+    chunk = check.count(chunk, "chunk")
     gen = torch.Generator().manual_seed(int(seed))
     counts = torch.zeros(y.shape[0], dtype=torch.float64)
     for s in range(0, n, chunk):
@@ -175,8 +184,8 @@ def mass_error_floor(n_targets: int, n: int) -> float:
     :math:`s = \sqrt{(N - 1)/n}`; the maximum of N such errors is about
     :math:`s\sqrt{2\ln N}`. A tolerance below this cannot be certified with n samples.
     """
-    N = _count(n_targets, "n_targets", 2)
-    n = _count(n, "n")
+    N = check.count(n_targets, "n_targets", 2)
+    n = check.count(n, "n")
     return float(math.sqrt((N - 1) / n) * math.sqrt(2.0 * math.log(N)))
 
 
@@ -194,6 +203,7 @@ class SDOTResult(NamedTuple):
     history : array (k, 3): iteration, running-average error, check error (NaN when
         no check was run at that point), every ``check_every`` steps
     """
+
     targets: np.ndarray
     heights: np.ndarray
     masses: np.ndarray
@@ -205,9 +215,20 @@ class SDOTResult(NamedTuple):
     history: np.ndarray
 
 
-def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = None, max_iter: int = 5000,
-               n_check: int | None = None, check_every: int = 50, patience: int = 2, seed: int = 0,
-               chunk: int = 4096, avg: float = 0.02, progress: bool = False) -> SDOTResult:
+def solve_sdot(
+    targets,
+    tol: float = 0.2,
+    batch: int = 4096,
+    lr: float | None = None,
+    max_iter: int = 5000,
+    n_check: int | None = None,
+    check_every: int = 50,
+    patience: int = 2,
+    seed: int = 0,
+    chunk: int = 4096,
+    avg: float = 0.02,
+    progress: bool = False,
+) -> SDOTResult:
     r"""Semi-discrete OT from :math:`N(0, I_d)` to the uniform law on ``targets``, by
     stochastic gradient descent on the convex energy :math:`E(b)` (module docstring).
 
@@ -249,18 +270,20 @@ def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = 
     if N < 2:
         raise ValueError(f"targets must hold at least 2 points, got {N}")
     tol = check.positive(tol, "tol")
-    batch = _count(batch, "batch")
-    max_iter = _count(max_iter, "max_iter")
-    check_every = _count(check_every, "check_every")
-    patience = _count(patience, "patience")
-    chunk = _count(chunk, "chunk")
-    n_check = 400 * N if n_check is None else _count(n_check, "n_check")
+    batch = check.count(batch, "batch")
+    max_iter = check.count(max_iter, "max_iter")
+    check_every = check.count(check_every, "check_every")
+    patience = check.count(patience, "patience")
+    chunk = check.count(chunk, "chunk")
+    n_check = 400 * N if n_check is None else check.count(n_check, "n_check")
     check_every = max(check_every, n_check // batch)
     floor = mass_error_floor(N, n_check)
     if tol <= floor:
-        raise ValueError(f"tol = {tol} cannot be certified with n_check = {n_check} samples: the exact "
-                         f"solution would show an error of about {floor:.3g}; raise tol or n_check")
-    if lr is None:                       # 0.1 x the median nearest-neighbour distance of the targets
+        raise ValueError(
+            f"tol = {tol} cannot be certified with n_check = {n_check} samples: the exact "
+            f"solution would show an error of about {floor:.3g}; raise tol or n_check"
+        )
+    if lr is None:  # 0.1 x the median nearest-neighbour distance of the targets
         pick = torch.randperm(N, generator=torch.Generator().manual_seed(int(seed)))[:2000]
         dist = torch.cdist(y64[pick], y64, compute_mode="donot_use_mm_for_euclid_dist")
         dist[torch.arange(pick.numel()), pick] = math.inf
@@ -268,7 +291,7 @@ def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = 
     lr = check.positive(lr, "lr")
     from tqdm.auto import tqdm
 
-    y = y64.float()                      # the products in float32; b accumulates in float64
+    y = y64.float()  # the products in float32; b accumulates in float64
     gen = torch.Generator().manual_seed(int(seed))
     gen_check = torch.Generator().manual_seed(int(seed) + 1)
     x_check = torch.randn((n_check, d), generator=gen_check, dtype=torch.float32)
@@ -276,7 +299,7 @@ def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = 
     def counts(x, b):
         return torch.bincount(_argmax_scores(x, y, b.float(), chunk)[0], minlength=N).double()
 
-    b = -0.5 * (y64 * y64).sum(1)        # h = 0: the Voronoi cells of the targets
+    b = -0.5 * (y64 * y64).sum(1)  # h = 0: the Voronoi cells of the targets
     b -= b.mean()
     b_avg = b.clone()
     m_adam = torch.zeros(N, dtype=torch.float64)
@@ -291,9 +314,9 @@ def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = 
         k += 1
         m_adam.mul_(0.9).add_(grad, alpha=0.1)
         v_adam.mul_(0.999).add_(grad * grad, alpha=0.001)
-        b -= lr * (m_adam / (1 - 0.9 ** k)) / ((v_adam / (1 - 0.999 ** k)).sqrt() + 1e-12)
+        b -= lr * (m_adam / (1 - 0.9**k)) / ((v_adam / (1 - 0.999**k)).sqrt() + 1e-12)
         b -= b.mean()
-        b_avg.mul_(1.0 - avg).add_(b, alpha=avg)      # averaged iterate
+        b_avg.mul_(1.0 - avg).add_(b, alpha=avg)  # averaged iterate
         bar.update(1)
         if k % check_every and k < max_iter:
             continue
@@ -309,12 +332,21 @@ def solve_sdot(targets, tol: float = 0.2, batch: int = 4096, lr: float | None = 
             best_rms, stalled = rms, 0
         else:
             stalled += 1
-            if stalled >= patience:     # no progress: half the step (stochastic approximation)
+            if stalled >= patience:  # no progress: half the step (stochastic approximation)
                 lr, stalled = 0.5 * lr, 0
         bar.set_postfix(err=f"{err:.3f}", lr=f"{lr:.2g}")
     bar.close()
-    return SDOTResult(y64.numpy().copy(), best["b"].numpy(), best["masses"].numpy(), best["err"], floor,
-                      converged, k, _time.perf_counter() - start, np.asarray(history, dtype=np.float64))
+    return SDOTResult(
+        y64.numpy().copy(),
+        best["b"].numpy(),
+        best["masses"].numpy(),
+        best["err"],
+        floor,
+        converged,
+        k,
+        _time.perf_counter() - start,
+        np.asarray(history, dtype=np.float64),
+    )
 
 
 # --------------------------------------------------------------------------- ground truths
@@ -366,10 +398,10 @@ def exact_cell_masses_1d(targets, heights) -> np.ndarray:
     if np.any(np.diff(ys) <= 0):
         raise ValueError("targets must be distinct")
     with np.errstate(divide="ignore", invalid="ignore"):
-        cross = (bs[:, None] - bs[None, :]) / (ys[None, :] - ys[:, None])    # [i, j] = x_ij
+        cross = (bs[:, None] - bs[None, :]) / (ys[None, :] - ys[:, None])  # [i, j] = x_ij
     N = ys.size
     lower = np.array([cross[:j, j].max() if j else -np.inf for j in range(N)])
-    upper = np.array([cross[j + 1:, j].min() if j < N - 1 else np.inf for j in range(N)])
+    upper = np.array([cross[j + 1 :, j].min() if j < N - 1 else np.inf for j in range(N)])
     mass_sorted = np.where(upper > lower, ndtr(upper) - ndtr(lower), 0.0)
     out = np.empty(N)
     out[order] = mass_sorted
@@ -391,11 +423,7 @@ def emd_agreement(targets, heights, n: int = 2000, seed: int = 0) -> float:
 
     y = _targets(targets).numpy()
     b = _heights(heights, y.shape[0]).numpy()
-    n = _count(n, "n")
+    n = check.count(n, "n")
     x = np.random.default_rng(seed).standard_normal((n, y.shape[1]))
-    plan = ot.emd(np.full(n, 1.0 / n), np.full(y.shape[0], 1.0 / y.shape[0]), ot.dist(x, y),
-                  numItermax=10_000_000)
+    plan = ot.emd(np.full(n, 1.0 / n), np.full(y.shape[0], 1.0 / y.shape[0]), ot.dist(x, y), numItermax=10_000_000)
     return float(np.mean(plan.argmax(1) == assign(x, y, b)))
-
-
-

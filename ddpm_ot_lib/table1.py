@@ -1,5 +1,10 @@
 r"""Table 1 of §3.4: the row pipeline, the runner and its command line.
 
+(Longer than the book's ~500-line guide, one concern: Table 1 — a row's columns, its
+configuration and its command-line options must agree. Part of it is the exact definitions
+of its columns below, which the CSV's readers need beside the code that fills them; the rest
+are the row pipeline, the resumable runner, the summaries and the command line.)
+
 For each random density :math:`p_0` of Eq. (14) (d = 2, 3) or Eq. (15) (d = 7)
 (:mod:`ddpm_ot_lib.densities`), :func:`run_density`
 
@@ -7,8 +12,9 @@ For each random density :math:`p_0` of Eq. (14) (d = 2, 3) or Eq. (15) (d = 7)
    per axis on [−8, 8]^d);
 2. solves the forward Fokker–Planck equation (Eq. 8) — by default with the exact OU
    propagator (:func:`ddpm_ot_lib.fokker_planck.solve_exact`, evaluated at any t by
-   :func:`ddpm_ot_lib.fokker_planck.score`), or with the paper's splitting scheme (:func:`ddpm_ot_lib.fokker_planck.solve_splitting`, M = 250, 100, 50
-   steps on [0, 5]) on request;
+   :func:`ddpm_ot_lib.fokker_planck.score`), or with the paper's splitting scheme
+   (:func:`ddpm_ot_lib.fokker_planck.solve_splitting`, M = 250, 100, 50 steps on [0, 5])
+   on request;
 3. draws continuous samples :math:`x_i \sim p_0` (:func:`ddpm_ot_lib.sampling.tt_sample`);
 4. integrates the probability-flow ODE (Eq. 9) from t = 0 to ``t_max`` (default 5, the
    paper's range) with :func:`ddpm_ot_lib.flow.encode` (adaptive Dormand–Prince 8(5,3))
@@ -48,7 +54,11 @@ What each row reports (exact definitions):
     the same for the score, which is what the flow uses:
     :math:`\max_t \max_i \lVert\hat s_t(y_i) - s_t(y_i)\rVert_\infty / \max_i \lVert s_t(y_i)\rVert_\infty`,
     :math:`s_t = \nabla\log p_t`. It is much larger than ``solver_error`` where samples
-    reach the tails, where :math:`p_t` is small and its relative error large.
+    reach the tails, where :math:`p_t` is small and its relative error large. Taken over
+    the check points where the solution's :math:`\hat p_t > 0`: where :math:`\hat p_t
+    \le 0` (the negative region of the paper's Eq. 15 interpolant, at t = 0 and shortly
+    after) the solver has no score; ``check_unscored`` counts those points, summed
+    over the check times, and they stay in ``solver_error``.
 ``mass_error``
     :math:`\max_t |\int \hat p_t - 1|` over the check times (TT integral).
 ``negative_mass``
@@ -62,8 +72,17 @@ What each row reports (exact definitions):
     instead is not enough: SciPy's step control bounds an RMS over all 1000 points, a
     single tail point can carry most of the error, and runs at r and r/2 often share
     it; the chapter measures this.) ``ode_calls``: score evaluations of both runs.
+``stopped``
+    the number of samples whose trajectory reaches the zero set of :math:`p_t`, where
+    the encoder does not exist: the negative region of the paper's Eq. (15)
+    interpolant, or the faces of the box, where the solver's :math:`p_t` vanishes (its
+    Dirichlet condition), reached from densities with mass near them. Such points are
+    stopped at :math:`p_t \le` ``STOP_FLOOR`` × max :math:`p_0(x_i)`
+    (:func:`encode_stopping`) and left out of the costs and of ``ode_error``. (The
+    paper's code divides by :math:`p_t + 10^{-15}` and steps over zero sets with
+    fixed-step RK4, ``paper_code/fpdimod.py``.)
 ``cost_E``, ``cost_OT``, ``eps_rel``
-    :math:`\frac1n\sum_i\lVert x_i - E(x_i)\rVert^2`, the exact discrete OT cost
+    :math:`\frac1n\sum_i\lVert x_i - E(x_i)\rVert^2` (over the samples not ``stopped``), the exact discrete OT cost
     (``ot.emd``), and :math:`(\mathrm{Cost}(E) - \mathrm{Cost}(OT))/\mathrm{Cost}(OT)`.
 ``status``
     ``ok``, or ``failed at <stage>: <message>``; a failed stage leaves NaN in the
@@ -89,10 +108,8 @@ summary are then written atomically. The runner refuses to replace a result writ
 with another configuration (``force`` / ``--force`` to allow it), checks that the
 output is writable before any work, and refuses fewer than 2 samples (with one sample
 :math:`\varepsilon_{\mathrm{rel}}` is 0 by construction).
-
-This module is about 700 lines: the pipeline, the runner and the CLI are one topic
-(a row's columns, its configuration and its command-line options must agree).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -116,17 +133,62 @@ from . import densities as dens_mod
 from . import flow, paper, references, sampling, transport
 from . import fokker_planck as fp
 
-__all__ = ["encode_piecewise", "run_density", "run_table", "read_rows", "summarise", "table1_markdown",
-           "PAPER_TABLE1", "COLUMNS", "FAMILIES", "BACKENDS", "main"]
+__all__ = [
+    "encode_piecewise",
+    "encode_stopping",
+    "random_stream",
+    "run_density",
+    "run_table",
+    "read_rows",
+    "summarise",
+    "table1_markdown",
+    "PAPER_TABLE1",
+    "COLUMNS",
+    "FAMILIES",
+    "BACKENDS",
+    "main",
+]
 
 #: Table 1 of the paper: the largest ε_rel over 100 random densities per dimension.
 PAPER_TABLE1 = {d: q.value for d, q in paper.TABLE1_MAX_EPS_REL.items()}
 
 #: The columns of the result file, in order.
-COLUMNS = ["d", "seed", "family", "kind", "K", "rank", "n_grid", "solver", "samples", "t_max", "rtol",
-           "p0_error", "boundary_mass", "build_attempts", "solver_error", "score_error", "mass_error", "negative_mass", "ode_error", "ode_calls",
-           "cost_E", "cost_OT", "eps_rel", "t_density", "t_solve", "t_sample", "t_flow", "t_ot",
-           "t_check", "wall", "cpu", "status"]
+COLUMNS = [
+    "d",
+    "seed",
+    "family",
+    "kind",
+    "K",
+    "rank",
+    "n_grid",
+    "solver",
+    "samples",
+    "t_max",
+    "rtol",
+    "p0_error",
+    "boundary_mass",
+    "build_attempts",
+    "solver_error",
+    "score_error",
+    "mass_error",
+    "negative_mass",
+    "ode_error",
+    "ode_calls",
+    "stopped",
+    "check_unscored",
+    "cost_E",
+    "cost_OT",
+    "eps_rel",
+    "t_density",
+    "t_solve",
+    "t_sample",
+    "t_flow",
+    "t_ot",
+    "t_check",
+    "wall",
+    "cpu",
+    "status",
+]
 
 #: Families of random densities (:func:`ddpm_ot_lib.densities.random_density`).
 FAMILIES = dens_mod.FAMILIES
@@ -135,14 +197,22 @@ FAMILIES = dens_mod.FAMILIES
 BACKENDS = ("local", "dask")
 
 STAGES = ["t_density", "t_solve", "t_sample", "t_flow", "t_ot", "t_check"]
-_STAGE_KEYS = {"density": "density", "solve": "solve", "sampling": "sample", "flow": "flow", "OT": "ot",
-               "solver check": "check"}
+_STAGE_KEYS = {
+    "density": "density",
+    "solve": "solve",
+    "sampling": "sample",
+    "flow": "flow",
+    "OT": "ot",
+    "solver check": "check",
+}
 
 
 # =========================================================================== one density
 
-def _seed_for(d, seed, stream):
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(d), stream]))
+
+def random_stream(d: int, seed: int, stream: int) -> np.random.Generator:
+    """The runner's random stream ``stream`` of the row (d, seed): 1 the samples, 2 the check points."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(d), int(stream)]))
 
 
 def _paper_grid(d, n_grid):
@@ -173,11 +243,23 @@ def _random_density(d, seed, grid, family):
     return dens_mod.random_density(d, seed, family=family, grid=grid)
 
 
-def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", family: str = "paper",
-                n_grid: int | None = None,
-                steps: int | None = None, t_max: float = 5.0, rtol: float = 1e-10, check_rtol: float = 1e-9,
-                check_times=(0.0, 0.1, 1.0, 5.0), check_points: int = 100, split_tol: float = 1e-8,
-                split_rank: int = 40, return_data: bool = False):
+def run_density(
+    d: int,
+    seed: int,
+    samples: int = 1000,
+    solver: str = "exact",
+    family: str = "paper",
+    n_grid: int | None = None,
+    steps: int | None = None,
+    t_max: float = 5.0,
+    rtol: float = 1e-10,
+    check_rtol: float = 1e-9,
+    check_times=(0.0, 0.1, 1.0, 5.0),
+    check_points: int = 100,
+    split_tol: float = 1e-8,
+    split_rank: int = 40,
+    return_data: bool = False,
+):
     r"""One row of Table 1: the density of (d, seed), its solver, samples, encoder and ε_rel.
 
     Parameters
@@ -213,13 +295,29 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
     check_times = [v for v in check_times if v <= t_max]
     start, start_cpu = time.perf_counter(), time.process_time()
     row = {c: math.nan for c in COLUMNS}
-    row.update({"d": int(d), "seed": int(seed), "family": family, "kind": "", "K": None, "rank": 0,
-                "solver": solver,
-                "samples": samples, "t_max": t_max, "rtol": rtol, "ode_calls": 0, "status": "ok"})
+    row.update(
+        {
+            "d": int(d),
+            "seed": int(seed),
+            "family": family,
+            "kind": "",
+            "K": None,
+            "rank": 0,
+            "solver": solver,
+            "samples": samples,
+            "t_max": t_max,
+            "rtol": rtol,
+            "ode_calls": 0,
+            "stopped": 0,
+            "check_unscored": 0,
+            "status": "ok",
+        }
+    )
     data, failures = {}, []
 
     def stage(name, needs=()):
         """Run the decorated stage now, if the stages it needs succeeded; record a failure."""
+
         def run(fn):
             if any(k not in data for k in needs):
                 return None
@@ -233,6 +331,7 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
             finally:
                 row[f"t_{_STAGE_KEYS[name]}"] = time.perf_counter() - t0
             return None
+
         return run
 
     @stage("density")
@@ -240,10 +339,17 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
         grid = _paper_grid(d, n_grid)
         dens = _random_density(d, seed, grid, family)
         K = dens.params.get("K")
-        row.update({"kind": dens.kind, "n_grid": grid.n, "rank": max(dens.ranks),
-                    "K": None if K is None else int(K), "p0_error": dens.error["points"],
-                    "boundary_mass": dens_mod.boundary_mass(dens, 1.0),
-                    "build_attempts": int(dens.build.get("attempts", 1))})
+        row.update(
+            {
+                "kind": dens.kind,
+                "n_grid": grid.n,
+                "rank": max(dens.ranks),
+                "K": None if K is None else int(K),
+                "p0_error": dens.error["points"],
+                "boundary_mass": dens_mod.boundary_mass(dens, 1.0),
+                "build_attempts": int(dens.build.get("attempts", 1)),
+            }
+        )
         data["density"] = dens
 
     @stage("solve", needs=("density",))
@@ -256,34 +362,38 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
             h = 5.0 / m_steps
             n_out = int(math.ceil(t_max / h - 1e-9))
             times = np.linspace(0.0, n_out * h, n_out + 1)
-            sol = fp.solve_splitting(fp.ornstein_uhlenbeck(d), dens.tt, dens.grid, times, h=h, tol=split_tol,
-                                     rank_max=split_rank)
+            sol = fp.solve_splitting(
+                fp.ornstein_uhlenbeck(d), dens.tt, dens.grid, times, h=h, tol=split_tol, rank_max=split_rank
+            )
         data.update({"solution": sol, "score": _Counted(fp.score_function(sol))})
 
     @stage("sampling", needs=("density",))
     def _sampling():
         dens = data["density"]
         info = {}
-        data["x"] = sampling.tt_sample(dens.tt, dens.grid, samples, seed=_seed_for(d, seed, 1), info=info)
+        data["x"] = sampling.tt_sample(dens.tt, dens.grid, samples, seed=random_stream(d, seed, 1), info=info)
         row["negative_mass"] = info["negative_mass"]
 
     @stage("flow", needs=("solution", "x"))
     def _flow():
-        counter, x = data["score"], data["x"]
+        counter, x, dens = data["score"], data["x"], data["density"]
         calls0 = counter.calls
         # the splitting solution is linear in t between its stored times: restart at each
         breaks = data["solution"].times if solver == "splitting" else None
         try:
-            z = encode_piecewise(x, data["score"], t_max, rtol, breaks)
-            data["z"] = z
-            z_check = encode_piecewise(x, data["score"], t_max, check_rtol, breaks)
-            row["ode_error"] = float(np.abs(z_check - z).max() / np.abs(z).max())
+            floor = STOP_FLOOR * float(np.max(dens(x)))
+            z, z_check, alive = encode_stopping(x, data["solution"], floor, t_max, rtol, check_rtol, counter, breaks)
+            row["stopped"] = int((~alive).sum())
+            data.update({"z": z, "alive": alive})
+            both = alive & np.all(np.isfinite(z_check), axis=1)
+            row["ode_error"] = float(np.abs(z_check[both] - z[both]).max() / np.abs(z[both]).max())
         finally:
             row["ode_calls"] = counter.calls - calls0
 
     @stage("OT", needs=("z",))
     def _ot():
-        x, z = data["x"], data["z"]
+        alive = data["alive"]
+        x, z = data["x"][alive], data["z"][alive]
         cost_e = transport.pairing_cost(x, z)
         cost_ot = transport.ot_cost(x, z)
         row.update({"cost_E": cost_e, "cost_OT": cost_ot, "eps_rel": (cost_e - cost_ot) / cost_ot})
@@ -292,7 +402,7 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
     def _check():
         dens, x, sol = data["density"], data["x"], data["solution"]
         grid = dens.grid
-        rng = _seed_for(d, seed, 2)
+        rng = random_stream(d, seed, 2)
         base = x[:check_points]
         dens_errs, score_errs, mass_errs, cache = [], [], [], {}
         for t in check_times:
@@ -301,7 +411,12 @@ def run_density(d: int, seed: int, samples: int = 1000, solver: str = "exact", f
             ref, ref_grad = references.reference_density(dens, y, t, gradient=True, cache=cache)
             ref_score = ref_grad / ref[:, None]
             dens_errs.append(float(np.abs(fp.density(sol, y, t) - ref).max() / ref.max()))
-            score_errs.append(float(np.abs(fp.score(sol, y, t) - ref_score).max() / np.abs(ref_score).max()))
+            has = fp.gradient(sol, y, t, with_value=True)[1] > 0  # fp.score's own test
+            row["check_unscored"] += int((~has).sum())
+            y_s = y if has.all() else y[has]
+            score_errs.append(
+                float(np.abs(fp.score(sol, y_s, t) - ref_score[has]).max() / np.abs(ref_score[has]).max())
+            )
             mass_errs.append(abs(fp.mass(sol, t) - 1.0))
         row["solver_error"] = max(dens_errs, default=math.nan)
         row["score_error"] = max(score_errs, default=math.nan)
@@ -333,6 +448,49 @@ def encode_piecewise(x, score, t_max: float, rtol: float, breaks=None) -> np.nda
     return z
 
 
+#: Where a trajectory is taken to have reached the zero set of p_t, relative to max p_0 at the samples.
+STOP_FLOOR = 1e-6
+
+
+def encode_stopping(
+    x, solution, floor: float, t_max: float, rtol: float, check_rtol: float | None = None, counter=None, breaks=None
+):
+    r"""The encoder at two tolerances, with the trajectories that reach :math:`p_t \le` ``floor`` stopped.
+
+    Where :math:`p_t` vanishes the velocity :math:`-(x + \nabla p_t/p_t)` points
+    towards the zero set with speed ~ 1/distance, and a trajectory that starts near it
+    reaches it in finite time: there the encoder does not exist
+    (:class:`ddpm_ot_lib.flow.AbsorbingScore`, which stops such points). Two zero sets
+    occur: the negative region of the paper's Eq. (15) interpolant, and the faces of
+    the box, where the solver's :math:`p_t` is 0 for t > 0 (its Dirichlet condition;
+    the free-space density is not), reached by samples of densities with mass near
+    them. Outside the box :math:`p_t = 0` (the solution's convention), so a trial step
+    thrown out of the box stops its point too. Away from the zero sets the score is
+    :func:`ddpm_ot_lib.fokker_planck.score`'s, to the bit.
+
+    Returns z (tolerance ``rtol``), z_check (``check_rtol``; NaN rows where that run
+    stopped the point; None without ``check_rtol``) and ``alive`` (n,) bool: the points
+    that the ``rtol`` run did not stop. The score evaluations are counted in ``counter``
+    (a :class:`_Counted`) when one is given.
+    """
+
+    def value_and_gradient(y, t):
+        if counter is not None:
+            counter.calls += 1
+        return fp.value_and_gradient(solution, y, t)
+
+    runs = []
+    for tol in (rtol,) if check_rtol is None else (rtol, check_rtol):
+        absorbing = flow.AbsorbingScore(value_and_gradient, floor)
+        z = encode_piecewise(x, absorbing, t_max, tol, breaks)
+        runs.append((z, ~absorbing.stopped))
+    (z, alive) = runs[0]
+    if check_rtol is None:
+        return z, None, alive
+    z_check, alive_check = runs[1]
+    return z, np.where(alive_check[:, None], z_check, np.nan), alive
+
+
 class _Counted:
     """A score callable that counts its calls."""
 
@@ -356,6 +514,7 @@ def row_worker(d, seed, kwargs):
 
 # =========================================================================== the table
 
+
 def _clean(row):
     out = {}
     for k in COLUMNS:
@@ -373,8 +532,9 @@ def _csv_text(rows):
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if r[k] is None else (repr(r[k]) if isinstance(r[k], float) else r[k]))
-                         for k in COLUMNS})
+        writer.writerow(
+            {k: ("" if r[k] is None else (repr(r[k]) if isinstance(r[k], float) else r[k])) for k in COLUMNS}
+        )
     return buf.getvalue()
 
 
@@ -414,12 +574,29 @@ def _map_dask(tasks, jobs, scheduler):
             cluster.close()
 
 
-def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, solver: str = "exact",
-              family: str = "paper", seed0: int = 0, jobs: int = 2, grid=None, steps=None,
-              t_max: float = 5.0, rtol: float = 1e-10, check_rtol: float = 1e-9,
-              check_times=(0.0, 0.1, 1.0, 5.0), check_points: int = 100, resume: bool = True,
-              force: bool = False, backend: str = "local", scheduler: str | None = None,
-              progress: bool = True, command: str | None = None) -> list[dict]:
+def run_table(
+    out,
+    dims=(2, 3, 7),
+    densities: int = 100,
+    samples: int = 1000,
+    solver: str = "exact",
+    family: str = "paper",
+    seed0: int = 0,
+    jobs: int = 2,
+    grid=None,
+    steps=None,
+    t_max: float = 5.0,
+    rtol: float = 1e-10,
+    check_rtol: float = 1e-9,
+    check_times=(0.0, 0.1, 1.0, 5.0),
+    check_points: int = 100,
+    resume: bool = True,
+    force: bool = False,
+    backend: str = "local",
+    scheduler: str | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> list[dict]:
     r"""Regenerate Table 1: :func:`run_density` for seeds seed0 .. seed0 + densities − 1 in each d.
 
     out : path of the result CSV (required: the library knows no book path).
@@ -464,27 +641,49 @@ def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, so
             raise ValueError(f"no paper grid for d = {d}: give its number of nodes (grid={{{d}: N}})")
         grid[d] = check.positive_int(n_grid, f"grid[{d}]")
         steps[d] = check.positive_int(steps.get(d, _default_steps(d)), f"steps[{d}]")
-    kwargs_for = {d: {"samples": samples, "solver": solver, "family": family, "n_grid": grid[d],
-                      "steps": steps[d], "t_max": check.positive(t_max, "t_max"),
-                      "rtol": check.positive(rtol, "rtol"), "check_rtol": check.positive(check_rtol, "check_rtol"),
-                      "check_times": [check.time(v, "check_times") for v in check_times],
-                      "check_points": check.positive_int(check_points, "check_points")} for d in dims}
-    config = {"solver": solver, "family": family, "samples": samples, "t_max": float(t_max),
-              "rtol": float(rtol), "check_rtol": float(check_rtol),
-              "check_times": [float(v) for v in check_times], "check_points": check_points,
-              "grid": {str(d): grid[d] for d in dims}, "steps": {str(d): steps[d] for d in dims}}
+    kwargs_for = {
+        d: {
+            "samples": samples,
+            "solver": solver,
+            "family": family,
+            "n_grid": grid[d],
+            "steps": steps[d],
+            "t_max": check.positive(t_max, "t_max"),
+            "rtol": check.positive(rtol, "rtol"),
+            "check_rtol": check.positive(check_rtol, "check_rtol"),
+            "check_times": [check.time(v, "check_times") for v in check_times],
+            "check_points": check.positive_int(check_points, "check_points"),
+        }
+        for d in dims
+    }
+    config = {
+        "solver": solver,
+        "family": family,
+        "samples": samples,
+        "t_max": float(t_max),
+        "rtol": float(rtol),
+        "check_rtol": float(check_rtol),
+        "check_times": [float(v) for v in check_times],
+        "check_points": check_points,
+        "grid": {str(d): grid[d] for d in dims},
+        "steps": {str(d): steps[d] for d in dims},
+    }
     out = _io.check_writable(out)
     if out.exists() and not force:
         old = _existing_config(out)
         if old != config:
             what = "without its .json record" if old is None else f"with another configuration ({old})"
-            raise ValueError(f"out {str(out)!r} holds a result written {what}; "
-                             "choose another --out, or pass force=True (--force) to replace it")
+            raise ValueError(
+                f"out {str(out)!r} holds a result written {what}; "
+                "choose another --out, or pass force=True (--force) to replace it"
+            )
     partial = _io.partial_path(out)
     old_config, done_rows, sessions = _io.read_partial(partial) if resume else (None, [], [])
     if old_config is not None and old_config != config:
-        raise ValueError(f"{partial} holds rows for another configuration ({old_config}); "
-                         "remove it or run with resume=False (--fresh)")
+        raise ValueError(
+            f"{partial} holds rows for another configuration ({old_config}); "
+            "remove it or run with resume=False (--fresh)"
+        )
     if not resume and partial.exists():
         partial.unlink()
     if old_config is None:
@@ -497,8 +696,7 @@ def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, so
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc="Table 1 densities", unit="density")
-    session = {"start": time.time(), "backend": backend, "jobs": jobs, "rows": 0,
-               "load_start": list(os.getloadavg())}
+    session = {"start": time.time(), "backend": backend, "jobs": jobs, "rows": 0, "load_start": list(os.getloadavg())}
     try:
         if todo:
             rows_in = _map_local(todo, jobs) if backend == "local" else _map_dask(todo, jobs, scheduler)
@@ -518,11 +716,17 @@ def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, so
             _io.append_record(partial, {"session": session})
             sessions.append(session)
     rows = [done[key] for key in wanted]
-    meta = {"command": command, "config": config, "dims": dims, "densities": densities, "seed0": seed0,
-            "sessions": sessions, "wall_total": sum(s["end"] - s["start"] for s in sessions),
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpus": os.cpu_count()},
-            "summary": {str(d): v for d, v in summarise(rows).items()}}
+    meta = {
+        "command": command,
+        "config": config,
+        "dims": dims,
+        "densities": densities,
+        "seed0": seed0,
+        "sessions": sessions,
+        "wall_total": sum(s["end"] - s["start"] for s in sessions),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "summary": {str(d): v for d, v in summarise(rows).items()},
+    }
     _io.atomic_write(out, _csv_text(rows))
     _io.atomic_write(out.with_suffix(".json"), json.dumps(meta, indent=1, default=_io.json_default) + "\n")
     partial.unlink()
@@ -531,7 +735,7 @@ def run_table(out, dims=(2, 3, 7), densities: int = 100, samples: int = 1000, so
 
 # =========================================================================== reading and summaries
 
-_INT_COLS = {"d", "seed", "rank", "n_grid", "samples", "ode_calls", "build_attempts"}
+_INT_COLS = {"d", "seed", "rank", "n_grid", "samples", "ode_calls", "build_attempts", "stopped", "check_unscored"}
 _STR_COLS = {"family", "kind", "solver", "status"}
 
 
@@ -563,16 +767,25 @@ def summarise(rows) -> dict:
     r"""Per dimension: counts, ε_rel (max, median, quantiles), largest errors, median/total stage times.
 
     Returns {d: dict}. Rows whose status is not ``ok`` are counted in ``failed`` and their
-    finite values still enter the statistics.
+    finite values still enter the statistics. ``rows_stopped``: rows with at least one
+    stopped sample; ``stopped_max``: the most samples stopped in one row (0 for files
+    written before the column existed).
     """
     out = {}
     for d in sorted({r["d"] for r in rows}):
         rs = [r for r in rows if r["d"] == d]
         eps = [r["eps_rel"] for r in rs]
-        s = {"n": len(rs), "failed": sum(r["status"] != "ok" for r in rs),
-             "eps_max": _stat(eps, np.max), "eps_median": _stat(eps, np.median),
-             "eps_q90": _stat(eps, lambda v: np.quantile(v, 0.9)), "eps_min": _stat(eps, np.min),
-             "abs_eps_max": _stat([abs(e) if e is not None else None for e in eps], np.max)}
+        s = {
+            "n": len(rs),
+            "failed": sum(r["status"] != "ok" for r in rs),
+            "eps_max": _stat(eps, np.max),
+            "eps_median": _stat(eps, np.median),
+            "eps_q90": _stat(eps, lambda v: np.quantile(v, 0.9)),
+            "eps_min": _stat(eps, np.min),
+            "abs_eps_max": _stat([abs(e) if e is not None else None for e in eps], np.max),
+            "rows_stopped": sum(int(r.get("stopped") or 0) > 0 for r in rs),
+            "stopped_max": max(int(r.get("stopped") or 0) for r in rs),
+        }
         for col in ("p0_error", "solver_error", "score_error", "mass_error", "negative_mass", "ode_error"):
             s[f"{col}_max"] = _stat([r[col] for r in rs], np.max)
         for col in STAGES + ["wall", "cpu"]:
@@ -591,15 +804,20 @@ def _sci(v, digits=2):
 def table1_markdown(rows, paper=PAPER_TABLE1) -> str:
     r"""Table 1 as a Markdown table: per d, the paper's max ε_rel beside ours (max, median, 90 %)."""
     summ = summarise(rows)
-    lines = ["| d | densities | paper: max ε_rel | max ε_rel | median ε_rel | 90 % quantile | max \\|ε_rel\\| |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| d | densities | paper: max ε_rel | max ε_rel | median ε_rel | 90 % quantile | max \\|ε_rel\\| |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for d, s in summ.items():
-        lines.append(f"| {d} | {s['n']} | {_sci(paper.get(d))} | {_sci(s['eps_max'])} | {_sci(s['eps_median'])} "
-                     f"| {_sci(s['eps_q90'])} | {_sci(s['abs_eps_max'])} |")
+        lines.append(
+            f"| {d} | {s['n']} | {_sci(paper.get(d))} | {_sci(s['eps_max'])} | {_sci(s['eps_median'])} "
+            f"| {_sci(s['eps_q90'])} | {_sci(s['abs_eps_max'])} |"
+        )
     return "\n".join(lines)
 
 
 # =========================================================================== command line
+
 
 def _per_dim(parser, values, dims, name):
     if values is None:
@@ -612,38 +830,69 @@ def _per_dim(parser, values, dims, name):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m ddpm_ot_lib.table1",
-                                description="Synthetic experiments of §3.4: regenerate Table 1.")
+    p = argparse.ArgumentParser(
+        prog="python -m ddpm_ot_lib.table1", description="Synthetic experiments of §3.4: regenerate Table 1."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("run", help="run the random densities and write the result file")
     t.add_argument("--out", required=True, help="result CSV (its .json and .partial go beside it)")
     t.add_argument("--dims", type=int, nargs="+", default=[2, 3, 7], help="dimensions (default: 2 3 7)")
     t.add_argument("--densities", type=int, default=100, help="random densities per dimension (default 100)")
     t.add_argument("--samples", type=int, default=1000, help="samples per density, >= 2 (default 1000)")
-    t.add_argument("--family", choices=list(FAMILIES), default="paper",
-                   help="family of random densities (default: paper)")
-    t.add_argument("--solver", choices=["exact", "splitting"], default="exact",
-                   help="Fokker-Planck solver: exact OU propagator (default) or the paper's splitting")
+    t.add_argument(
+        "--family", choices=list(FAMILIES), default="paper", help="family of random densities (default: paper)"
+    )
+    t.add_argument(
+        "--solver",
+        choices=["exact", "splitting"],
+        default="exact",
+        help="Fokker-Planck solver: exact OU propagator (default) or the paper's splitting",
+    )
     t.add_argument("--seed0", type=int, default=0, help="seeds seed0 .. seed0 + densities - 1 (default 0)")
     t.add_argument("--jobs", type=int, default=2, help="densities run in parallel (default 2)")
-    t.add_argument("--backend", choices=list(BACKENDS), default="local",
-                   help="local: joblib processes (default); dask: a dask.distributed cluster")
-    t.add_argument("--scheduler", default=None,
-                   help="dask scheduler address (backend dask; default: a LocalCluster of --jobs workers)")
-    t.add_argument("--grid", type=int, nargs="+", default=None,
-                   help="Chebyshev nodes per axis, one value or one per d (default: the paper's 250 100 50)")
-    t.add_argument("--steps", type=int, nargs="+", default=None,
-                   help="splitting time steps on [0, 5], one or one per d (default: the paper's 250 100 50)")
+    t.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        default="local",
+        help="local: joblib processes (default); dask: a dask.distributed cluster",
+    )
+    t.add_argument(
+        "--scheduler",
+        default=None,
+        help="dask scheduler address (backend dask; default: a LocalCluster of --jobs workers)",
+    )
+    t.add_argument(
+        "--grid",
+        type=int,
+        nargs="+",
+        default=None,
+        help="Chebyshev nodes per axis, one value or one per d (default: the paper's 250 100 50)",
+    )
+    t.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="splitting time steps on [0, 5], one or one per d (default: the paper's 250 100 50)",
+    )
     t.add_argument("--t-max", type=float, default=5.0, help="final time of the flow (default 5, the paper's)")
     t.add_argument("--rtol", type=float, default=1e-10, help="ODE tolerance of the encoder (default 1e-10)")
-    t.add_argument("--check-rtol", type=float, default=1e-9,
-                   help="tolerance of the second, looser ODE run that measures the ODE error (default 1e-9)")
-    t.add_argument("--check-times", type=float, nargs="+", default=[0.0, 0.1, 1.0, 5.0],
-                   help="times at which the solver is checked against the reference")
+    t.add_argument(
+        "--check-rtol",
+        type=float,
+        default=1e-9,
+        help="tolerance of the second, looser ODE run that measures the ODE error (default 1e-9)",
+    )
+    t.add_argument(
+        "--check-times",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.1, 1.0, 5.0],
+        help="times at which the solver is checked against the reference",
+    )
     t.add_argument("--check-points", type=int, default=100, help="points per check time (default 100)")
     t.add_argument("--fresh", action="store_true", help="ignore and discard a partial run of the same output")
-    t.add_argument("--force", action="store_true",
-                   help="replace an existing result written with another configuration")
+    t.add_argument("--force", action="store_true", help="replace an existing result written with another configuration")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = sub.add_parser("summary", help="print Table 1 and the per-stage times from a result file")
     s.add_argument("path", help="a result CSV written by 'run'")
@@ -654,17 +903,21 @@ def _print_summary(rows):
     print(table1_markdown(rows))
     print()
     summ = summarise(rows)
-    print("| d | failed | median wall [s] | total wall [s] | median CPU [s] | "
-          + " | ".join(f"median {c[2:]} [s]" for c in STAGES)
-          + " | max p0 error | max solver error | max score error | max mass error | max ODE error"
-          " | max negative mass |")
+    print(
+        "| d | failed | median wall [s] | total wall [s] | median CPU [s] | "
+        + " | ".join(f"median {c[2:]} [s]" for c in STAGES)
+        + " | max p0 error | max solver error | max score error | max mass error | max ODE error"
+        " | max negative mass |"
+    )
     print("|" + "---|" * (5 + len(STAGES) + 6))
     for d, s in summ.items():
-        print(f"| {d} | {s['failed']} | {s['wall_median']:.2f} | {s['wall_total']:.0f} | {s['cpu_median']:.2f} | "
-              + " | ".join(f"{s[c + '_median']:.3f}" for c in STAGES)
-              + f" | {_sci(s['p0_error_max'])} | {_sci(s['solver_error_max'])} | {_sci(s['score_error_max'])}"
-              f" | {_sci(s['mass_error_max'])}"
-              f" | {_sci(s['ode_error_max'])} | {_sci(s['negative_mass_max'])} |")
+        print(
+            f"| {d} | {s['failed']} | {s['wall_median']:.2f} | {s['wall_total']:.0f} | {s['cpu_median']:.2f} | "
+            + " | ".join(f"{s[c + '_median']:.3f}" for c in STAGES)
+            + f" | {_sci(s['p0_error_max'])} | {_sci(s['solver_error_max'])} | {_sci(s['score_error_max'])}"
+            f" | {_sci(s['mass_error_max'])}"
+            f" | {_sci(s['ode_error_max'])} | {_sci(s['negative_mass_max'])} |"
+        )
 
 
 def main(argv=None) -> int:
@@ -677,14 +930,29 @@ def main(argv=None) -> int:
     dims = args.dims
     command = "python -m ddpm_ot_lib.table1 " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
-        rows = run_table(args.out, dims=dims, densities=args.densities, samples=args.samples,
-                         solver=args.solver, family=args.family, seed0=args.seed0, jobs=args.jobs,
-                         grid=_per_dim(parser, args.grid, dims, "grid"),
-                         steps=_per_dim(parser, args.steps, dims, "steps"), t_max=args.t_max, rtol=args.rtol,
-                         check_rtol=args.check_rtol, check_times=args.check_times,
-                         check_points=args.check_points, resume=not args.fresh, force=args.force,
-                         backend=args.backend, scheduler=args.scheduler, progress=not args.no_progress,
-                         command=command)
+        rows = run_table(
+            args.out,
+            dims=dims,
+            densities=args.densities,
+            samples=args.samples,
+            solver=args.solver,
+            family=args.family,
+            seed0=args.seed0,
+            jobs=args.jobs,
+            grid=_per_dim(parser, args.grid, dims, "grid"),
+            steps=_per_dim(parser, args.steps, dims, "steps"),
+            t_max=args.t_max,
+            rtol=args.rtol,
+            check_rtol=args.check_rtol,
+            check_times=args.check_times,
+            check_points=args.check_points,
+            resume=not args.fresh,
+            force=args.force,
+            backend=args.backend,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+            command=command,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

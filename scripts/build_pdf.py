@@ -28,6 +28,7 @@ _build/pdf/ddpm-ot.pdf (ddpm-ot-student.pdf with --student), the PDF written to 
 temporary name and renamed into place only when complete. Needs Chromium (run
 scripts/install_chromium.sh) and the playwright Python package (in the venv).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import build_student  # noqa: E402  (scripts/ is not a package)
-import headless  # noqa: E402
+import build_student  # scripts/: the script's own folder, or pytest's pythonpath
+import headless
+
 
 ROOT = build_student.ROOT
 OUT = ROOT / "_build" / "pdf"
@@ -140,9 +141,11 @@ def print_pdf(html_dir: Path, pdf: Path) -> list[str]:
             page.on("requestfailed", lambda r: pending.discard(r))
             page.on(
                 "response",
-                lambda r: r.status >= 400
-                and not r.url.endswith(NO_SEARCH_INDEX)
-                and problems.append(f"HTTP {r.status}: {r.url}"),
+                lambda r: (
+                    r.status >= 400
+                    and not r.url.endswith(NO_SEARCH_INDEX)
+                    and problems.append(f"HTTP {r.status}: {r.url}")
+                ),
             )
             page.set_viewport_size({"width": 1000, "height": 1400})
             page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
@@ -207,6 +210,8 @@ def main(argv=None) -> int:
         return 1
     t1 = time.perf_counter()
     pdf = OUT / f"{name}.pdf"
+    # Chromium writes the PDF itself, by path, so _io.atomic_open cannot hand it a file;
+    # the same rule by hand: a temporary name, renamed only when the page rendered cleanly
     tmp = pdf.with_name(pdf.name + ".part")
     problems = print_pdf(html, tmp)
     if problems:

@@ -50,6 +50,7 @@ against the default edition.
 usage: python scripts/build_student.py [--no-strict]
   --no-strict   do not turn Sphinx warnings into errors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,7 +98,7 @@ class Solution:
         return "\n".join(self.parts)
 
 
-def _closing_line(lines: list[str], start: int, end: int, fence: str) -> int:
+def closing_line(lines: list[str], start: int, end: int, fence: str) -> int:
     """Index of the line that closes the fence opened at `start` (CommonMark rule: the
     same character, at least as many, nothing else on the line); `end - 1` if none."""
     closer = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
@@ -163,7 +164,7 @@ class _Scanner:
                     self._mark(owner, lines, i, i, self.gated)
                 i += 1
                 continue
-            close = _closing_line(lines, i, end, m.group("fence"))
+            close = closing_line(lines, i, end, m.group("fence"))
             d = DIRECTIVE.match(m.group("info"))
             name = d.group("name") if d else None
             if self.gated is not None:
@@ -203,7 +204,7 @@ def _keep(lines: list[str], owner: list) -> str:
     return "\n".join(out).strip("\n")
 
 
-def _cell_source(cell) -> str:
+def cell_source(cell) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
@@ -217,7 +218,7 @@ def split_notebook(nb: dict, path: str) -> tuple[dict, list[Solution]]:
     scanner = _Scanner(path)
     kept = []
     for cell in nb.get("cells", []):
-        source = _cell_source(cell)
+        source = cell_source(cell)
         if _tagged(cell):
             scanner._new().parts.append(source)
             continue
@@ -319,7 +320,8 @@ def prepare_sources(
     shutil.copy2(root / "_toc.yml", dest / "_toc.yml")
 
     book, book_dest = root / "book", dest / "book"
-    shutil.copytree(book, book_dest, ignore=shutil.ignore_patterns(*LINKED_IN_BOOK, ".ipynb_checkpoints", "__pycache__", "_build"))
+    ignore = shutil.ignore_patterns(*LINKED_IN_BOOK, ".ipynb_checkpoints", "__pycache__", "_build")
+    shutil.copytree(book, book_dest, ignore=ignore)
     for name in LINKED_IN_BOOK:
         if (book / name).exists():
             (book_dest / name).symlink_to(book / name, target_is_directory=True)
@@ -375,7 +377,17 @@ def jupyter_book(src: Path, work: Path, builder: str, strict: bool) -> Path:
     """Run `jupyter-book build` on the copy `src`; return the folder it wrote."""
     if work.exists():
         shutil.rmtree(work)
-    cmd = [str(BIN / "jupyter-book"), "build", str(src), "--path-output", str(work), "--builder", builder, "-n", "--keep-going"]
+    cmd = [
+        str(BIN / "jupyter-book"),
+        "build",
+        str(src),
+        "--path-output",
+        str(work),
+        "--builder",
+        builder,
+        "-n",
+        "--keep-going",
+    ]
     if strict:
         cmd.append("-W")
     print("build_student: " + " ".join(cmd), flush=True)

@@ -9,10 +9,13 @@ file, so the copy has them rebased onto its own folder.
 
 usage: python scripts/config_noexec.py SRC DEST
 """
+
 import os
 import sys
 
 import yaml
+
+from ddpm_ot_lib._io import atomic_open
 
 
 def main(src: str, dest: str) -> None:
@@ -24,11 +27,8 @@ def main(src: str, dest: str) -> None:
     dest_dir = os.path.dirname(os.path.abspath(dest))
     for name, path in local.items():
         local[name] = os.path.relpath(os.path.join(src_dir, path), dest_dir)
-    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    tmp = dest + ".tmp"
-    with open(tmp, "w") as fh:
+    with atomic_open(dest, "w") as fh:
         yaml.safe_dump(config, fh, sort_keys=False)
-    os.replace(tmp, dest)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ than 127.0.0.1 / localhost is aborted (data:, blob:, about: are fine).
 Chromium is Debian's package (scripts/install_chromium.sh); never `playwright
 install`, which would download a browser. DDPM_OT_CHROMIUM overrides its path.
 """
+
 import contextlib
 import functools
 import http.server
@@ -40,6 +41,7 @@ def missing_browser() -> str | None:
     except ImportError:
         return "the playwright Python package is not installed (pip install -e '.[test]')"
     return None
+
 
 HARMLESS_SCHEMES = {"data", "blob", "about"}
 

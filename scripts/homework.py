@@ -49,6 +49,7 @@ A label, answer name or expression that does not fit the chapter is an error nam
 the chapter and the label. Answer names must be new: a name the chapter's own code
 already assigns would let an empty answer pass.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,9 +70,11 @@ from pathlib import Path
 import nbformat
 import yaml
 
+from ddpm_ot_lib._io import atomic_open
+
+import build_student  # scripts/: the script's own folder, or pytest's pythonpath
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import build_student  # noqa: E402
 
 SPECS = ROOT / "homework"
 OUT = ROOT / "_build" / "homework"
@@ -129,7 +132,9 @@ def load_spec(path: Path, book: Path = ROOT / "book") -> Spec:
         for item in (body or {}).get("answers") or []:
             unknown = set(item) - set(Answer.__dataclass_fields__)
             if unknown or not {"name", "describe", "solution"} <= set(item):
-                raise ValueError(f"{where}: {label}: an answer needs name, describe, solution (unknown keys {sorted(unknown)})")
+                raise ValueError(
+                    f"{where}: {label}: an answer needs name, describe, solution (unknown keys {sorted(unknown)})"
+                )
             ans = Answer(**item)
             if not NAME.match(ans.name) or ans.name in names:
                 raise ValueError(f"{where}: {label}: answer name {ans.name!r} is not a new Python identifier")
@@ -158,9 +163,9 @@ def _fences(text: str):
         if not m:
             i += 1
             continue
-        close = build_student._closing_line(lines, i, len(lines), m.group("fence"))
+        close = build_student.closing_line(lines, i, len(lines), m.group("fence"))
         d = build_student.DIRECTIVE.match(m.group("info"))
-        arg = m.group("info")[d.end():].strip() if d else ""
+        arg = m.group("info")[d.end() :].strip() if d else ""
         yield (d.group("name") if d else m.group("info").strip()), arg, i, close, lines
         i = close + 1
 
@@ -179,7 +184,7 @@ def exercise_labels(nb: dict) -> list[str]:
     labels = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
-            for name, _, i, close, lines in _fences(build_student._cell_source(cell)):
+            for name, _, i, close, lines in _fences(build_student.cell_source(cell)):
                 if name == "exercise" and _label(lines, i, close):
                     labels.append(_label(lines, i, close))
     return labels
@@ -192,7 +197,7 @@ def solution_code(nb: dict, label: str, where: str) -> str:
     for k, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
             continue
-        fences = list(_fences(build_student._cell_source(cell)))
+        fences = list(_fences(build_student.cell_source(cell)))
         for n, (name, arg, i, close, lines) in enumerate(fences):
             if name == "solution-start" and arg == label:
                 if any(f[0] == "solution-end" for f in fences[n + 1 :]):
@@ -200,8 +205,8 @@ def solution_code(nb: dict, label: str, where: str) -> str:
                 code = []
                 for later in cells[k + 1 :]:
                     if later["cell_type"] == "code":
-                        code.append(build_student._cell_source(later).rstrip())
-                    elif later["cell_type"] == "markdown" and "{solution-end}" in build_student._cell_source(later):
+                        code.append(build_student.cell_source(later).rstrip())
+                    elif later["cell_type"] == "markdown" and "{solution-end}" in build_student.cell_source(later):
                         return "\n\n".join(code)
                 raise ValueError(f"{where}: {label}: {{solution-start}} without {{solution-end}}")
             if name == "solution" and arg == label:
@@ -217,7 +222,7 @@ def solution_code(nb: dict, label: str, where: str) -> str:
 def _split_at_exercises(cell: dict) -> list[tuple[dict, str | None]]:
     """A Markdown cell cut after each exercise directive it holds: [(cell, label or None)],
     the label marking the piece that ends with that exercise."""
-    text = build_student._cell_source(cell)
+    text = build_student.cell_source(cell)
     pieces, start = [], 0
     for name, _, i, close, lines in _fences(text):
         label = _label(lines, i, close) if name == "exercise" else None
@@ -263,8 +268,11 @@ def _raw(text: str) -> dict:
 def _answer_code(ex: Exercise, solution: str | None) -> str:
     """The answer cell: the chapter's solution code (removed by otter from the student's
     copy) and one line per answer."""
-    lines = [f"# {ex.label}: your work (add cells above as you need), then set the answer" +
-             ("s" if len(ex.answers) > 1 else "") + " below."]
+    lines = [
+        f"# {ex.label}: your work (add cells above as you need), then set the answer"
+        + ("s" if len(ex.answers) > 1 else "")
+        + " below."
+    ]
     if solution is not None:
         lines += ["# BEGIN SOLUTION", solution, "# END SOLUTION"]
     for ans in ex.answers:
@@ -284,7 +292,12 @@ def _capture_code(ex: Exercise) -> str:
         "        return {'kind': 'int', 'value': int(v)}\n"
         "    a = _hw_np.asarray(v, dtype=float)\n"
         "    return {'kind': 'float', 'shape': list(a.shape), 'value': a.tolist()}\n"
-        f"print({CAPTURE!r}, _hw_json.dumps({{{ex.label!r}: {{k: _hw_encode(v) for k, v in {{{values}}}.items()}}}}))"
+        # One write (not print's four: name, space, value, newline), flushed: the kernel
+        # flushes stdout on a timer, and a flush between print's writes split the line
+        # into two stream outputs in CI (the reference values went missing).
+        f"_hw_line = {CAPTURE + ' '!r} + _hw_json.dumps(\n"
+        f"    {{{ex.label!r}: {{k: _hw_encode(v) for k, v in {{{values}}}.items()}}}})\n"
+        "print(_hw_line + '\\n', end='', flush=True)"
     )
 
 
@@ -297,14 +310,18 @@ def _tests(ans: Answer, expected: dict) -> list[dict]:
     test (hidden unless the spec says public) carrying the points."""
     n, kind = ans.name, expected["kind"]
     if kind == "bool":
-        check = (f"    import numpy as np\n    assert isinstance({n}, (bool, np.bool_)), "
-                 f"'{n} should be True or False, not ' + repr(type({n}).__name__)")
+        check = (
+            f"    import numpy as np\n    assert isinstance({n}, (bool, np.bool_)), "
+            f"'{n} should be True or False, not ' + repr(type({n}).__name__)"
+        )
         value = f"    assert bool({n}) is {expected['value']!r}, '{n} is not the expected answer'"
     elif kind == "int":
-        check = (f"    import numpy as np\n    assert isinstance({n}, (int, np.integer)) and not isinstance({n}, bool), "
-                 f"'{n} should be an integer, not ' + repr(type({n}).__name__)")
-        value = (f"    assert abs(int({n}) - {expected['value']!r}) <= {ans.atol!r}, "
-                 f"'{n} is not the expected answer'")
+        check = (
+            f"    import numpy as np\n"
+            f"    assert isinstance({n}, (int, np.integer)) and not isinstance({n}, bool), "
+            f"'{n} should be an integer, not ' + repr(type({n}).__name__)"
+        )
+        value = f"    assert abs(int({n}) - {expected['value']!r}) <= {ans.atol!r}, '{n} is not the expected answer'"
     else:
         shape = tuple(expected["shape"])
         what = "a number" if not shape else f"an array of shape {shape}"
@@ -317,22 +334,23 @@ def _tests(ans: Answer, expected: dict) -> list[dict]:
         )
         value = (
             f"    got = np.asarray({n}, dtype=float)\n"
-            f"    assert np.allclose(got, np.asarray({expected['value']!r}, dtype=float), rtol={ans.rtol!r}, atol={ans.atol!r}), "
+            f"    assert np.allclose(got, np.asarray({expected['value']!r}, dtype=float), "
+            f"rtol={ans.rtol!r}, atol={ans.atol!r}), "
             f"'{n} is not the expected value (rtol {ans.rtol:g}, atol {ans.atol:g})'"
         )
     public = _config("points: 0\n", f"def test_{n}_is_set({n}):\n{check}")
     hidden = "true" if ans.value == "hidden" else "false"
     # The value test repeats the type check: bool(...) is True, so an empty answer
     # must not reach the comparison.
-    valued = _config(f"hidden: {hidden}\npoints: {ans.points!r}\n",
-                     f"def test_{n}_value({n}):\n{check}\n{value}")
+    valued = _config(f"hidden: {hidden}\npoints: {ans.points!r}\n", f"def test_{n}_value({n}):\n{check}\n{value}")
     return [nbformat.v4.new_code_cell(public), nbformat.v4.new_code_cell(valued)]
 
 
 def assignment_cells(spec: Spec, expected: dict | None) -> list[dict]:
     """The cells of otter's master notebook (`expected` given) or of the reference run
     (`expected` None: solution code, then a cell printing the answers' values)."""
-    where = f"{spec.path.relative_to(ROOT).as_posix() if spec.path.is_relative_to(ROOT) else spec.path} (book/{spec.chapter}.ipynb)"
+    shown = spec.path.relative_to(ROOT).as_posix() if spec.path.is_relative_to(ROOT) else spec.path
+    where = f"{shown} (book/{spec.chapter}.ipynb)"
     if not spec.notebook.is_file():
         raise ValueError(f"{where}: no such chapter")
     nb = build_student.read_notebook(spec.notebook)
@@ -343,14 +361,14 @@ def assignment_cells(spec: Spec, expected: dict | None) -> list[dict]:
         raise ValueError(f"{where}: exercise label(s) {missing} not in the chapter (its exercises: {labels})")
     solutions = {label: solution_code(nb, label, where) for label in wanted}
     stripped, _ = build_student.split_notebook(nb, where)
-    chapter_code = "\n".join(build_student._cell_source(c) for c in stripped["cells"] if c["cell_type"] == "code")
+    chapter_code = "\n".join(build_student.cell_source(c) for c in stripped["cells"] if c["cell_type"] == "code")
     clash = sorted(_assigned_names(chapter_code) & {a.name for ex in spec.exercises for a in ex.answers})
     if clash:
         raise ValueError(f"{where}: answer name(s) {clash} are assigned by the chapter's own code; choose new names")
     cells = []
     for cell in stripped["cells"]:
         cell = nbformat.from_dict(cell)
-        cell["source"] = build_student._cell_source(cell)
+        cell["source"] = build_student.cell_source(cell)
         cell.pop("id", None)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -363,13 +381,18 @@ def assignment_cells(spec: Spec, expected: dict | None) -> list[dict]:
                 cells.append(piece)
                 continue
             if expected is None:
-                cells += [piece, nbformat.v4.new_code_cell(_answer_code(ex, solutions[label]).replace("  # SOLUTION", "")),
-                          nbformat.v4.new_code_cell(_capture_code(ex))]
+                answer = _answer_code(ex, solutions[label]).replace("  # SOLUTION", "")
+                cells += [piece, nbformat.v4.new_code_cell(answer), nbformat.v4.new_code_cell(_capture_code(ex))]
                 continue
             points = sum(a.points for a in ex.answers)
-            cells += [_raw(f"# BEGIN QUESTION\nname: {label}\npoints: {points!r}"), piece,
-                      _raw("# BEGIN SOLUTION"), nbformat.v4.new_code_cell(_answer_code(ex, solutions[label])),
-                      _raw("# END SOLUTION"), _raw("# BEGIN TESTS")]
+            cells += [
+                _raw(f"# BEGIN QUESTION\nname: {label}\npoints: {points!r}"),
+                piece,
+                _raw("# BEGIN SOLUTION"),
+                nbformat.v4.new_code_cell(_answer_code(ex, solutions[label])),
+                _raw("# END SOLUTION"),
+                _raw("# BEGIN TESTS"),
+            ]
             for ans in ex.answers:
                 cells += _tests(ans, expected[label][ans.name])
             cells += [_raw("# END TESTS"), _raw("# END QUESTION")]
@@ -378,13 +401,32 @@ def assignment_cells(spec: Spec, expected: dict | None) -> list[dict]:
 
 def _notebook(cells: list[dict], like: Path) -> nbformat.NotebookNode:
     meta = build_student.read_notebook(like).get("metadata", {})
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={k: meta[k] for k in ("kernelspec", "language_info") if k in meta})
+    nb = nbformat.v4.new_notebook(
+        cells=cells, metadata={k: meta[k] for k in ("kernelspec", "language_info") if k in meta}
+    )
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"hw-{i}"
     return nb
 
 
 # ----------------------------------------------------------------------- build
+
+
+def captured_values(nb) -> dict:
+    """{label: {answer name: encoded value}} from the capture lines an executed
+    reference notebook printed. A cell's stdout may arrive as several stream outputs,
+    cut anywhere (the kernel flushes on a timer), so each cell's are joined first."""
+    values = {}
+    for cell in nb.cells:
+        stdout = "".join(
+            out.get("text", "")
+            for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stdout"
+        )
+        for line in stdout.splitlines():
+            if line.startswith(CAPTURE + " "):
+                values.update(json.loads(line[len(CAPTURE) + 1 :]))
+    return values
 
 
 def reference_values(spec: Spec, folder: Path, timeout: int = 900) -> dict:
@@ -400,15 +442,12 @@ def reference_values(spec: Spec, folder: Path, timeout: int = 900) -> dict:
         client.execute()
     except CellExecutionError as err:
         nbformat.write(nb, path)
-        raise ValueError(f"homework/{spec.chapter}.yml: the reference run of book/{spec.chapter}.ipynb with its "
-                         f"solutions failed (see {path}):\n{str(err)[-1500:]}") from None
+        raise ValueError(
+            f"homework/{spec.chapter}.yml: the reference run of book/{spec.chapter}.ipynb with its "
+            f"solutions failed (see {path}):\n{str(err)[-1500:]}"
+        ) from None
     nbformat.write(nb, path)
-    values = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            for line in out.get("text", "").splitlines():
-                if line.startswith(CAPTURE + " "):
-                    values.update(json.loads(line[len(CAPTURE) + 1 :]))
+    values = captured_values(nb)
     missing = [ex.label for ex in spec.exercises if ex.label not in values]
     if missing:
         raise ValueError(f"homework/{spec.chapter}.yml: no reference values for {missing}")
@@ -444,12 +483,15 @@ def build(spec: Spec, out_root: Path = OUT) -> dict:
             "generate": True,
         }
         cells = [_raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False))]
-        cells.append(nbformat.v4.new_markdown_cell(
-            f"# Homework: {spec.chapter}\n\nThis is the chapter without its solutions. After each "
-            "autograded exercise, set the answer variables in the answer cell and run the "
-            "`grader.check` cell below it (public tests: is the answer there, of the right type "
-            "and shape). Your teacher grades the values with hidden tests. Run the whole "
-            "notebook from the top before you hand it in."))
+        cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"# Homework: {spec.chapter}\n\nThis is the chapter without its solutions. After each "
+                "autograded exercise, set the answer variables in the answer cell and run the "
+                "`grader.check` cell below it (public tests: is the answer there, of the right type "
+                "and shape). Your teacher grades the values with hidden tests. Run the whole "
+                "notebook from the top before you hand it in."
+            )
+        )
         cells += assignment_cells(spec, expected)
         master = source / f"{spec.chapter}.ipynb"
         nbformat.write(_notebook(cells, spec.notebook), master)
@@ -468,18 +510,29 @@ def build(spec: Spec, out_root: Path = OUT) -> dict:
         shutil.move(str(dist / "student"), work / "student")
         dist.rmdir()
         (work / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
-        manifest = {"chapter": spec.chapter, "points": {ex.label: sum(a.points for a in ex.answers) for ex in spec.exercises}}
+        manifest = {
+            "chapter": spec.chapter,
+            "points": {ex.label: sum(a.points for a in ex.answers) for ex in spec.exercises},
+        }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         final = out_root / spec.chapter
         build_student.replace_dir(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    summary = {"chapter": spec.chapter, "exercises": len(spec.exercises),
-               "answers": sum(len(e.answers) for e in spec.exercises), "seconds": time.perf_counter() - t0}
-    print(f"homework: {spec.chapter}: {summary['exercises']} autograded exercises "
-          f"({summary['answers']} answers) in {(out_root / spec.chapter).relative_to(ROOT) if out_root.is_relative_to(ROOT) else out_root}/ "
-          f"({summary['seconds']:.0f} s)", flush=True)
+    summary = {
+        "chapter": spec.chapter,
+        "exercises": len(spec.exercises),
+        "answers": sum(len(e.answers) for e in spec.exercises),
+        "seconds": time.perf_counter() - t0,
+    }
+    print(
+        f"homework: {spec.chapter}: {summary['exercises']} autograded exercises "
+        f"({summary['answers']} answers) in "
+        f"{(out_root / spec.chapter).relative_to(ROOT) if out_root.is_relative_to(ROOT) else out_root}/ "
+        f"({summary['seconds']:.0f} s)",
+        flush=True,
+    )
     return summary
 
 
@@ -492,7 +545,8 @@ def spec_paths(chapters: list[str]) -> list[Path]:
     paths = [SPECS / f"{c}.yml" for c in chapters]
     for p in paths:
         if not p.is_file():
-            raise ValueError(f"no answer specification {p.relative_to(ROOT)} (have: {sorted(q.stem for q in SPECS.glob('*.yml'))})")
+            have = sorted(q.stem for q in SPECS.glob("*.yml"))
+            raise ValueError(f"no answer specification {p.relative_to(ROOT)} (have: {have})")
     return paths
 
 
@@ -500,7 +554,7 @@ def answer_cell_index(nb, label: str) -> int:
     """Index of the answer cell of exercise `label` in an assignment notebook."""
     head = f"# {label}: your work"
     for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] == "code" and build_student._cell_source(cell).startswith(head):
+        if cell["cell_type"] == "code" and build_student.cell_source(cell).startswith(head):
             return i
     raise ValueError(f"no answer cell for {label}")
 
@@ -516,7 +570,8 @@ def filled(spec: Spec, student_nb, code: dict[str, str] | None = None):
         if code is not None and ex.label in code:
             text = code[ex.label]
         else:
-            text = solution_code(chapter, ex.label, where) + "\n" + "\n".join(f"{a.name} = {a.solution}" for a in ex.answers)
+            values = "\n".join(f"{a.name} = {a.solution}" for a in ex.answers)
+            text = solution_code(chapter, ex.label, where) + "\n" + values
         nb["cells"][answer_cell_index(nb, ex.label)]["source"] = text
     return nb
 
@@ -545,7 +600,8 @@ def _grade_one(autograder: Path, submission: Path, result: Path) -> None:
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     errors.append(f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:120]}")
-    result.write_text(json.dumps({"rows": rows, "errors": errors, "catastrophic": res.summary() if res.has_catastrophic_failure() else ""}))
+    catastrophic = res.summary() if res.has_catastrophic_failure() else ""
+    result.write_text(json.dumps({"rows": rows, "errors": errors, "catastrophic": catastrophic}))
 
 
 def _check_submission(path: Path, chapter: str) -> str | None:
@@ -559,14 +615,18 @@ def _check_submission(path: Path, chapter: str) -> str | None:
         return f"not a valid notebook ({str(err).splitlines()[0]})"
     name = (nb.get("metadata", {}).get("otter") or {}).get("assignment_name")
     if name is None:
-        return f"not an assignment: no otter assignment metadata (hand out _build/homework/{chapter}/student/{chapter}.ipynb)"
+        return (
+            "not an assignment: no otter assignment metadata "
+            f"(hand out _build/homework/{chapter}/student/{chapter}.ipynb)"
+        )
     if name != chapter:
         return f"not an assignment of {chapter}: it is the assignment of {name}"
     return None
 
 
-def grade(chapter: str, folder: Path, out_csv: Path, jobs: int = 1, timeout: int = 900,
-          homework: Path = OUT) -> list[dict]:
+def grade(
+    chapter: str, folder: Path, out_csv: Path, jobs: int = 1, timeout: int = 900, homework: Path = OUT
+) -> list[dict]:
     """Grade every FOLDER/*.ipynb; write one CSV row per (file, exercise); return the rows."""
     autograder = homework / chapter / "autograder" / "autograder.zip"
     if not autograder.is_file():
@@ -582,7 +642,10 @@ def grade(chapter: str, folder: Path, out_csv: Path, jobs: int = 1, timeout: int
     def run(path: Path) -> list[dict]:
         def zero(message):
             print(f"homework grade: {path.name}: {message}", file=sys.stderr)
-            return [{"file": path.name, "exercise": q, "points": 0, "max_points": points.get(q, ""), "message": message} for q in labels]
+            return [
+                {"file": path.name, "exercise": q, "points": 0, "max_points": points.get(q, ""), "message": message}
+                for q in labels
+            ]
 
         problem = _check_submission(path, chapter)
         if problem:
@@ -609,23 +672,30 @@ def grade(chapter: str, folder: Path, out_csv: Path, jobs: int = 1, timeout: int
         for q in labels:
             r = res["rows"].get(q)
             if r is None:
-                rows.append({"file": path.name, "exercise": q, "points": 0, "max_points": "", "message": "no result" + note})
+                rows.append(
+                    {"file": path.name, "exercise": q, "points": 0, "max_points": "", "message": "no result" + note}
+                )
             else:
                 msg = r["message"] + (note if r["message"] else "")
-                rows.append({"file": path.name, "exercise": q, "points": r["points"], "max_points": r["max_points"], "message": msg})
+                rows.append(
+                    {
+                        "file": path.name,
+                        "exercise": q,
+                        "points": r["points"],
+                        "max_points": r["max_points"],
+                        "message": msg,
+                    }
+                )
         got = sum(float(r["points"]) for r in rows)
         print(f"homework grade: {path.name}: {got:g} of {sum(points.values()):g} points", file=sys.stderr, flush=True)
         return rows
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         rows = [row for result in pool.map(run, submissions) for row in result]
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_csv.with_name(out_csv.name + ".part")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with atomic_open(out_csv, "w") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out_csv)
     return rows
 
 
@@ -661,7 +731,9 @@ def main(argv=None) -> int:
                 except ValueError as err:
                     print(f"homework: {err}", file=sys.stderr, flush=True)
                     failed.append(path.stem)
-            print(f"homework: {total} autograded exercises in {OUT.relative_to(ROOT)}/ ({time.perf_counter() - t0:.0f} s)")
+            print(
+                f"homework: {total} autograded exercises in {OUT.relative_to(ROOT)}/ ({time.perf_counter() - t0:.0f} s)"
+            )
             if failed:
                 print(f"homework: failed for {', '.join(failed)}", file=sys.stderr)
                 return 1

@@ -29,6 +29,7 @@ interrupted run never leaves a half-filled book/_vendor behind.
 
 usage: python scripts/vendor_assets.py   (from anywhere; `make env` runs it after `npm ci`)
 """
+
 import shutil
 import sys
 import tempfile
@@ -82,8 +83,7 @@ def _copy(src: Path, dest: Path) -> None:
     """Copy one file or folder, creating the parent folders."""
     if not src.exists():
         raise FileNotFoundError(
-            f"vendor_assets: expected {src} (from package.json) but it is missing; "
-            "run `npm ci` in the repository root"
+            f"vendor_assets: expected {src} (from package.json) but it is missing; run `npm ci` in the repository root"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
@@ -109,8 +109,7 @@ def build(dest: Path) -> None:
 def main() -> int:
     if not NODE_MODULES.is_dir():
         print(
-            f"vendor_assets: {NODE_MODULES} is missing; run `npm ci` in {ROOT} first "
-            "(needs Node.js with npm)",
+            f"vendor_assets: {NODE_MODULES} is missing; run `npm ci` in {ROOT} first (needs Node.js with npm)",
             file=sys.stderr,
         )
         return 1

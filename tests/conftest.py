@@ -1,4 +1,5 @@
 """Shared fixtures and hypothesis strategies for the library tests."""
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st

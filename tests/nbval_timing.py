@@ -9,6 +9,7 @@ written there as JSON (atomically). The course page loads
 ``book/data/chapter_times.json``, written this way by
 ``DDPM_OT_CHAPTER_TIMES=book/data/chapter_times.json make test``.
 """
+
 import datetime
 import json
 import os

@@ -19,6 +19,7 @@ Slow (the install dominates; the run prints each phase's time): marker `binder`,
 of its own in scripts/run_tests.sh. pip uses whatever index the machine is configured
 with (PIP_INDEX_URL, pip.conf); an index that cannot be reached is not retried.
 """
+
 import os
 import re
 import shutil
@@ -55,7 +56,7 @@ def _stage_repository(dest: Path) -> None:
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
     for rel in filter(None, files.decode().split("\0")):
         src = ROOT / rel
-        if src.is_file():                       # a file deleted in the working tree is skipped
+        if src.is_file():  # a file deleted in the working tree is skipped
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
 
@@ -77,8 +78,14 @@ def test_launch_repository_url_is_in_one_place():
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url), url
     slug = url.removeprefix("https://github.com/")
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    holders = [rel for rel in files.split() if rel != "_config.yml" and not rel.endswith((".ipynb", ".pdf"))
-               and (ROOT / rel).is_file() and slug in (ROOT / rel).read_text(errors="replace")]
+    holders = [
+        rel
+        for rel in files.split()
+        if rel != "_config.yml"
+        and not rel.endswith((".ipynb", ".pdf"))
+        and (ROOT / rel).is_file()
+        and slug in (ROOT / rel).read_text(errors="replace")
+    ]
     assert holders == [], f"the repository URL {url} is also written in {holders}: keep it in _config.yml"
 
 
@@ -97,18 +104,57 @@ def test_chapter_runs_in_a_fresh_binder_environment(tmp_path):
     requirements = repo / "binder-requirements.txt"
     requirements.write_text("\n".join(_pip_section()) + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_CONSTRAINT")}
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", JUPYTER_PLATFORM_DIRS="1",
-               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), IPYTHONDIR=str(tmp_path / "ipython"))
+    env.update(
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PYTHONHASHSEED="0",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+    )
     pip = [str(python), "-m", "pip", "install", "--retries", "0", "--timeout", "30", "-q"]
-    took = {"install": _run(pip + ["-r", requirements.name], repo, env, INSTALL_TIMEOUT_S,
-                            "pip install of environment.yml's pip section")}
-    took["test runner"] = _run(pip + _test_runner_pins(), repo, env, INSTALL_TIMEOUT_S,
-                               "pip install of pytest and nbval")
-    where = subprocess.run([str(python), "-c", "import ddpm_ot_lib; print(ddpm_ot_lib.__file__)"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    took = {
+        "install": _run(
+            pip + ["-r", requirements.name],
+            repo,
+            env,
+            INSTALL_TIMEOUT_S,
+            "pip install of environment.yml's pip section",
+        )
+    }
+    took["test runner"] = _run(
+        pip + _test_runner_pins(), repo, env, INSTALL_TIMEOUT_S, "pip install of pytest and nbval"
+    )
+    where = subprocess.run(
+        [str(python), "-c", "import ddpm_ot_lib; print(ddpm_ot_lib.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert Path(where.strip()).is_relative_to(repo), f"ddpm_ot_lib imported from {where}, not the staged copy"
-    took["nbval"] = _run([str(python), "-m", "pytest", "--nbval", f"book/{CHAPTER}", "--nbval-current-env",
-                          "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider",
-                          "-q", "-o", "addopts="], repo, env, RUN_TIMEOUT_S, f"nbval on book/{CHAPTER}")
+    took["nbval"] = _run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "--nbval",
+            f"book/{CHAPTER}",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "tests/nbval_sanitize.cfg",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-o",
+            "addopts=",
+        ],
+        repo,
+        env,
+        RUN_TIMEOUT_S,
+        f"nbval on book/{CHAPTER}",
+    )
     print("[binder test] " + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()), file=sys.stderr)

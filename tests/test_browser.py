@@ -29,18 +29,18 @@ overrides the HTML folder (default _build/html), DDPM_OT_CHROMIUM the browser
 (default /usr/bin/chromium). Without Chromium the tests skip, unless CI is set,
 where they fail. Never `playwright install`: the browser must not be downloaded.
 """
+
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
+import headless  # scripts/: the script's own folder, or pytest's pythonpath
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import headless  # noqa: E402  (scripts/ is not a package; shared with scripts/build_pdf.py)
 
 HTML_DIR = Path(os.environ.get("DDPM_OT_HTML_DIR", ROOT / "_build" / "html")).resolve()
 # Pages that are not chapters: Sphinx's index and search pages.
@@ -234,11 +234,11 @@ def _player_page(directory: Path) -> Path:
 
     frames = widgets.frame_player(draw, [0.0, 1.0, 2.0, 3.0], label="s", dpi=20, frame_ms=20).data
     x = np.random.default_rng(0).standard_normal((4, 2))
-    traj = widgets.trajectory_player(np.zeros(2), np.eye(2) * 2.0, x, times=np.linspace(0, 1, 5),
-                                     frame_ms=20).data
+    traj = widgets.trajectory_player(np.zeros(2), np.eye(2) * 2.0, x, times=np.linspace(0, 1, 5), frame_ms=20).data
     path = directory / "players.html"
-    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>{frames}{traj}"
-                    f"</body></html>", encoding="utf-8")
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'></head><body>{frames}{traj}</body></html>", encoding="utf-8"
+    )
     return path
 
 

@@ -1,4 +1,5 @@
 """Chebyshev grids, differentiation, interpolation and the functional TT operations."""
+
 import numpy as np
 import pytest
 import teneva
@@ -157,8 +158,7 @@ def test_tt_truncate_gives_the_ranks_of_the_unfoldings(d):
     # 1e-4 must keep exactly the numerical ranks of the full tensor's unfoldings
     # (teneva.truncate(..., is_eigh=False) keeps [12, 10] for d = 3 where they are [10, 10])
     g = ch.grid(-3, 3, 14, d)
-    Y = ch.tt_cross(lambda x: 1.0 / (1.0 + (x**2).sum(axis=1) + (x[:, 1:] * x[:, :-1]).sum(axis=1) / 2),
-                    g, tol=1e-13)
+    Y = ch.tt_cross(lambda x: 1.0 / (1.0 + (x**2).sum(axis=1) + (x[:, 1:] * x[:, :-1]).sum(axis=1) / 2), g, tol=1e-13)
     tol = 1e-4
     Z = ch.tt_truncate(Y, tol)
     A = ch.tt_full(Y)
@@ -174,27 +174,44 @@ def test_storage_count_eq13():
     assert ch.tt_storage(Y) == 10 * 3 + 3 * 10 * 3 * 2 + 3 * 10
 
 
-@pytest.mark.parametrize("args, exc, match", [
-    ((-1.0, 1.0, 2), ValueError, "n .* >= 3"),
-    ((1.0, -1.0, 5), ValueError, "a < b"),
-    ((1.0, 1.0, 5), ValueError, "a < b"),
-    ((-1.0, 1.0, 5.0), TypeError, "integer"),
-    ((-1.0, np.inf, 5), ValueError, "finite"),
-])
-def test_bad_grids_raise(args, exc, match):
-    with pytest.raises(exc, match=match):
-        ch.nodes(*args)
+_G = ch.grid(-1, 1, 5, 2)
 
 
-def test_bad_tt_and_points_raise():
-    g = ch.grid(-1, 1, 5, 2)
-    with pytest.raises(TypeError, match="tensor train"):
-        ch.tt_evaluate(np.ones((5, 5)), g, np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="ranks must chain"):
-        ch.tt_evaluate([np.ones((1, 5, 2)), np.ones((3, 5, 1))], g, np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="columns"):
-        ch.tt_evaluate([np.ones((1, 5, 1)), np.ones((1, 5, 1))], g, np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"d \(dimension\)"):
-        ch.grid(-1, 1, 5, 0)
-    with pytest.raises(ValueError, match="must return shape"):
-        ch.tt_cross(lambda x: np.ones((x.shape[0], 2)), g)
+@pytest.mark.parametrize(
+    "call, exc, pattern",
+    [
+        (lambda: ch.nodes(-1.0, 1.0, 2), ValueError, r"^n \(number of Chebyshev nodes\) must be >= 3, got 2$"),
+        (lambda: ch.nodes(1.0, -1.0, 5), ValueError, r"^the interval must have a < b, got a = 1\.0, b = -1\.0$"),
+        (lambda: ch.nodes(1.0, 1.0, 5), ValueError, r"^the interval must have a < b, got a = 1\.0, b = 1\.0$"),
+        (
+            lambda: ch.nodes(-1.0, 1.0, 5.0),
+            TypeError,
+            r"^n \(number of Chebyshev nodes\) must be an integer, got float$",
+        ),
+        (lambda: ch.nodes(-1.0, np.inf, 5), ValueError, r"^a and b must be finite, got a = -1\.0, b = inf$"),
+        (
+            lambda: ch.tt_evaluate(np.ones((5, 5)), _G, np.zeros((1, 2))),
+            TypeError,
+            r"^Y must be a tensor train: a non-empty list of 3-d cores, got ndarray$",
+        ),
+        (
+            lambda: ch.tt_evaluate([np.ones((1, 5, 2)), np.ones((3, 5, 1))], _G, np.zeros((1, 2))),
+            ValueError,
+            r"^Y\[1\] has left rank 3, expected 2 \(ranks must chain\)$",
+        ),
+        (
+            lambda: ch.tt_evaluate([np.ones((1, 5, 1)), np.ones((1, 5, 1))], _G, np.zeros((1, 3))),
+            ValueError,
+            r"^x must have 2 columns \(dimension d = 2\), got shape \(1, 3\)$",
+        ),
+        (lambda: ch.grid(-1, 1, 5, 0), ValueError, r"^d \(dimension\) must be an integer >= 1, got 0$"),
+        (
+            lambda: ch.tt_cross(lambda x: np.ones((x.shape[0], 2)), _G),
+            ValueError,
+            r"^func\(x\) must return shape \(10,\) for x of shape \(10, 2\), got \(10, 2\)$",
+        ),
+    ],
+)
+def test_bad_input_raises(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

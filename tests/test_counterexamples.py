@@ -1,6 +1,7 @@
 """Test beds of ddpm_ot_lib.counterexamples: exact OT maps, the Lavenant-Santambrogio
 density, TT log-derivatives against closed forms, and the optimality checks on them
 (E is the OT map for Gaussian, separable and radial data; not for mixtures)."""
+
 import numpy as np
 import pytest
 
@@ -60,12 +61,15 @@ def test_beds_reject_bad_input(pattern, call):
 
 # ------------------------------------------------------------------ Lavenant-Santambrogio
 
+
 def test_ls_potential_derivatives_match_finite_differences(rng):
     x = rng.normal(size=(9, 2)) * 1.5
     val, grad, hess = cx.ls_cutoff_potential(x, 1.0)
     h = 1e-6
-    fd_grad = np.stack([(cx.ls_cutoff_potential(x + h * e)[0] - cx.ls_cutoff_potential(x - h * e)[0]) / (2 * h)
-                        for e in np.eye(2)], axis=1)
+    fd_grad = np.stack(
+        [(cx.ls_cutoff_potential(x + h * e)[0] - cx.ls_cutoff_potential(x - h * e)[0]) / (2 * h) for e in np.eye(2)],
+        axis=1,
+    )
     fd_hess = np.stack([(cx.ls_map(x + h * e, 0.1) - cx.ls_map(x - h * e, 0.1)) / (2 * h) for e in np.eye(2)], axis=2)
     assert np.abs(grad - fd_grad).max() < 1e-7
     assert np.abs(cx.ls_hessian(x, 0.1) - fd_hess).max() < 1e-7
@@ -111,3 +115,35 @@ def test_rejection_sampler_and_quadrature():
     assert (w * nodes[:, 0] ** 4 * nodes[:, 1] ** 3).sum() == pytest.approx((32 + 1) / 5 * (16 - 1) / 4)
     x = cx.rejection_sample(lambda y: np.exp(-0.5 * (y**2).sum(axis=1)), 3000, (-6, 6), 2, seed=0)
     assert x.shape == (3000, 2) and abs(x.mean()) < 0.05 and abs(x.std() - 1) < 0.05
+
+
+def test_tt_density_derivatives_agree_with_tt_log_derivatives_in_d3():
+    grid = cheb.grid(-6.0, 6.0, 24, 3)
+    A = np.array([[1.0, 0.3, -0.2], [0.3, 0.8, 0.25], [-0.2, 0.25, 1.2]])
+    Y = cheb.tt_cross(
+        lambda x: np.exp(-0.5 * np.einsum("mi,ij,mj->m", x, A, x)) * (1.2 + np.sin(x[:, 0])), grid, tol=1e-12
+    )
+    sol = fp.solve_exact(Y, grid, [0.0])
+    score, hessian = cx.tt_log_derivatives(sol)
+    deriv = cx.tt_density_derivatives(sol)
+    x = np.random.default_rng(3).normal(size=(20, 3))
+    for t in [0.0, 0.7]:
+        p, g, h = deriv(x, t)
+        s = g / p[:, None]
+        assert np.abs(s - score(x, t)).max() < 1e-9 * np.abs(s).max()
+        logh = h / p[:, None, None] - np.einsum("mi,mj->mij", s, s)
+        assert np.abs(logh - hessian(x, t)).max() < 1e-9 * np.abs(logh).max()
+        assert np.abs(h - np.swapaxes(h, 1, 2)).max() == 0.0
+    p, g, h = deriv(np.array([[7.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), 0.5)  # outside the box: p = 0
+    assert p[0] == 0.0 and not np.any(g[0]) and not np.any(h[0]) and p[1] > 0
+    with pytest.raises(TypeError, match="solution"):
+        cx.tt_density_derivatives(Y)
+
+
+def test_random_density_bed_takes_the_family():
+    bed = cx.random_density_bed(2, 0, n_grid=64, family="smooth")
+    assert bed.info["density"].family == "smooth" and "smooth" in bed.name
+    x = bed.sample(5, 1)
+    assert x.shape == (5, 2) and np.all(np.isfinite(bed.score(x, 0.5)))
+    with pytest.raises(ValueError, match="family"):
+        cx.random_density_bed(2, 0, family="rough")

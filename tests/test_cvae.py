@@ -1,4 +1,5 @@
 """Tests of ddpm_ot_lib.cvae: the conditional VAE of the sanity check."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,21 +41,23 @@ def test_round_trip_through_save_model(tmp_path):
     assert D.state_checksum(m2) == D.state_checksum(m)
 
 
-def test_bad_input():
-    m = C.CVAE(6, latent=2, classes=2, hidden=8)
-    with pytest.raises(ValueError, match=r"^classes must be an integer >= 2"):
-        C.CVAE(6, classes=1)
-    with pytest.raises(ValueError, match=r"^sigma must be"):
-        C.CVAE(6, sigma=0.0)
-    with pytest.raises(ValueError, match=r"^latent must be"):
-        C.CVAE(6, latent=0)
-    with pytest.raises(ValueError, match=r"^z must have shape"):
-        m.decode(torch.zeros(3, 5), 0)
-    with pytest.raises(ValueError, match=r"^y must hold 3 labels"):
-        m.decode(torch.zeros(3, 2), 2)
-    with pytest.raises(ValueError, match=r"^labels must have shape"):
-        C.train_cvae(m, torch.zeros(4, 6), [0, 1], 5)
-    with pytest.raises(ValueError, match=r"^data must be a tensor"):
-        C.train_cvae(m, torch.zeros(4, 5), [0, 1, 0, 1], 5)
-    with pytest.raises(TypeError, match=r"^model must be a CVAE"):
-        C.train_cvae(D.EpsMLP(6), torch.zeros(4, 6), [0, 1, 0, 1], 5)
+def _small():
+    return C.CVAE(6, latent=2, classes=2, hidden=8)
+
+
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: C.CVAE(6, classes=1), ValueError, r"^classes must be an integer >= 2"),
+        (lambda: C.CVAE(6, sigma=0.0), ValueError, r"^sigma must be"),
+        (lambda: C.CVAE(6, latent=0), ValueError, r"^latent must be"),
+        (lambda: _small().decode(torch.zeros(3, 5), 0), ValueError, r"^z must have shape"),
+        (lambda: _small().decode(torch.zeros(3, 2), 2), ValueError, r"^y must hold 3 labels"),
+        (lambda: C.train_cvae(_small(), torch.zeros(4, 6), [0, 1], 5), ValueError, r"^labels must have shape"),
+        (lambda: C.train_cvae(_small(), torch.zeros(4, 5), [0, 1, 0, 1], 5), ValueError, r"^data must be a tensor"),
+        (lambda: C.train_cvae(D.EpsMLP(6), torch.zeros(4, 6), [0, 1, 0, 1], 5), TypeError, r"^model must be a CVAE"),
+    ],
+)
+def test_bad_input(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

@@ -1,4 +1,5 @@
 """Tests of ddpm_ot_lib.datasets: bundled images (splits, measurements, bad input) and the 2-D test mixtures."""
+
 import numpy as np
 import pytest
 import torch
@@ -79,25 +80,29 @@ def test_ot_check():
     assert eps > 0.1 and share < 0.2
 
 
-def test_bad_input():
-    with pytest.raises(ValueError, match="split"):
-        I.digits("valid")
-    with pytest.raises(ValueError, match="groups"):
-        I.digits(groups=[10])
-    with pytest.raises(ValueError, match="test_fraction"):
-        I.digits(test_fraction=1.5)
-    with pytest.raises(ValueError, match="name"):
-        I.sample_image("lena")
-    with pytest.raises(ValueError, match="block"):
-        I.colour_patches("china", block=4)
-    with pytest.raises(ValueError, match="x must have shape"):
-        I.to_pixels(np.zeros((2, 5)), (2, 2))
-    with pytest.raises(ValueError, match="a and b"):
-        I.pair_correlation(np.zeros((3, 4)), np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="d must"):
-        I.rotation(1)
-    with pytest.raises(ValueError, match="angle"):
-        I.rotation(4, angle=float("nan"))
+BAD_CALLS = [
+    (lambda: I.digits("valid"), r"^split must be 'train' or 'test', got 'valid'$"),
+    (lambda: I.digits(groups=[10]), r"^groups must be a non-empty collection of digits 0\.\.9, got \[10\]$"),
+    (lambda: I.digits(test_fraction=1.5), r"^test_fraction must be a number in \(0, 1\), got 1\.5$"),
+    (lambda: I.sample_image("lena"), r"^name must be one of \('china', 'flower'\), got 'lena'$"),
+    (lambda: I.colour_patches("china", block=4), r"^block must be >= size, got block=4, size=8$"),
+    (
+        lambda: I.to_pixels(np.zeros((2, 5)), (2, 2)),
+        r"^x must have shape \(n, 4\) for images of shape \(2, 2\), got \(2, 5\)$",
+    ),
+    (
+        lambda: I.pair_correlation(np.zeros((3, 4)), np.zeros((3, 5))),
+        r"^a and b must both have shape \(n, d\) with n >= 2, got \(3, 4\) and \(3, 5\)$",
+    ),
+    (lambda: I.rotation(1), r"^d must be an integer >= 2, got 1$"),
+    (lambda: I.rotation(4, angle=float("nan")), r"^angle must be a finite number \(radians\) or None, got nan$"),
+]
+
+
+@pytest.mark.parametrize("call, pattern", BAD_CALLS, ids=[p for _, p in BAD_CALLS])
+def test_bad_input(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
 
 
 def test_image_plots():
@@ -115,9 +120,9 @@ def test_image_plots():
     rgb = I.to_pixels(I.colour_patches("flower", "test")[:4], I.PATCH_SHAPE)
     fig2 = plots.image_rows([rgb, rgb], ["a", "b"])
     assert len(fig2.axes) == 2
-    with pytest.raises(ValueError, match="images"):
+    with pytest.raises(ValueError, match=r"^images must have shape \(n, h, w\) or \(n, h, w, 3\), got \(2, 3\)$"):
         plots.image_grid(ax, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="rows and labels"):
+    with pytest.raises(ValueError, match=r"^rows and labels must be non-empty and of equal length, got 1 and 2$"):
         plots.image_rows([grey], ["a", "b"])
     plt.close("all")
 
@@ -143,7 +148,6 @@ def test_alignment_bad_shape(shape):
         I.alignment(np.zeros(shape))
 
 
-
 # --- 2-D test mixtures
 @pytest.mark.parametrize("name, k", [("8gaussians", 8), ("25gaussians", 25)])
 def test_mixtures_sample_their_modes(name, k):
@@ -155,10 +159,13 @@ def test_mixtures_sample_their_modes(name, k):
     assert np.array_equal(x, again)
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: datasets.mixture("9gaussians"), r"^name must be one of"),
-    (lambda: datasets.sample_mixture("8gaussians", 0), r"^n must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: datasets.mixture("9gaussians"), r"^name must be one of"),
+        (lambda: datasets.sample_mixture("8gaussians", 0), r"^n must be an integer >= 1"),
+    ],
+)
 def test_bad_input_is_rejected_with_the_argument_named(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()

@@ -1,4 +1,5 @@
 """The random initial densities of §3.4: the paper's family (Eqs. 14, 15) and the smooth one."""
+
 import numpy as np
 import pytest
 
@@ -44,11 +45,10 @@ def test_paper_eq14_draws_the_codes_stream(d):
 
 
 def test_paper_eq14_law_of_k_is_uniform_on_1_to_4():
-    ks = [densities.paper_mixture_density(2, s, grid=ch.grid(-8, 8, 12, 2)).params["K"]
-          for s in range(400)]
+    ks = [densities.paper_mixture_density(2, s, grid=ch.grid(-8, 8, 12, 2)).params["K"] for s in range(400)]
     counts = np.bincount(ks, minlength=6)
     assert counts[0] == 0 and counts[5] == 0
-    assert np.all(np.abs(counts[1:5] - 100) < 35)   # 3.9 binomial sd of 100
+    assert np.all(np.abs(counts[1:5] - 100) < 35)  # 3.9 binomial sd of 100
 
 
 def test_paper_eq14_gradient_against_finite_differences():
@@ -59,8 +59,7 @@ def test_paper_eq14_gradient_against_finite_differences():
     for k in range(2):
         e = np.zeros(2)
         e[k] = h
-        np.testing.assert_allclose(grad[:, k], (p(x + e) - p(x - e)) / (2 * h),
-                                   rtol=1e-6, atol=1e-9 * val.max())
+        np.testing.assert_allclose(grad[:, k], (p(x + e) - p(x - e)) / (2 * h), rtol=1e-6, atol=1e-9 * val.max())
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -81,8 +80,11 @@ def test_paper_eq15_is_the_drawn_rank2_tt_times_the_gaussian():
     np.testing.assert_array_equal(p.params["nodes"][0].ravel(order="F"), flat[:40])
     idx = np.array([[0, 3, 7, 19], [5, 5, 5, 5]])
     x = g.points(idx)
-    want = np.array([np.linalg.multi_dot([p.params["nodes"][k][:, i, :] for k, i in enumerate(row)])[0, 0]
-                     for row in idx]) * np.exp(-0.5 * (x * x).sum(axis=1)) / (2 * np.pi) ** 2
+    want = (
+        np.array([np.linalg.multi_dot([p.params["nodes"][k][:, i, :] for k, i in enumerate(row)])[0, 0] for row in idx])
+        * np.exp(-0.5 * (x * x).sum(axis=1))
+        / (2 * np.pi) ** 2
+    )
     np.testing.assert_allclose(p.unnormalised(x), want, rtol=1e-13)
     np.testing.assert_allclose(ch.tt_evaluate(p.tt, g, x), want / p.norm_const, rtol=1e-12)
     assert ch.tt_integral(p.tt, g) == pytest.approx(1.0, abs=1e-13)
@@ -163,16 +165,17 @@ def test_cross_is_repeated_when_the_node_error_is_too_large():
 def test_boundary_mass_of_a_gaussian_against_its_closed_form():
     """A constant smooth-family factor makes Eq. (15) N(0, I) cut to the box: the mass beyond 6."""
     from math import erf, sqrt
-    p = densities.tt_gaussian_density(2, 0, grid=ch.grid(-8, 8, 80, 2), rank=1, u_range=(1.0, 1.0),
-                                      v_range=(0.0, 0.0))
+
+    p = densities.tt_gaussian_density(2, 0, grid=ch.grid(-8, 8, 80, 2), rank=1, u_range=(1.0, 1.0), v_range=(0.0, 0.0))
     inner = (erf(6 / sqrt(2)) / erf(8 / sqrt(2))) ** 2
     assert densities.boundary_mass(p, 2.0) == pytest.approx(1 - inner, rel=1e-9)
 
 
 def test_boundary_mass_sees_a_wide_component():
     """Seed 2 of the paper's d = 2 family has the most mass near the boundary of seeds 0-4."""
-    masses = [densities.boundary_mass(densities.random_density(2, s, grid=ch.grid(-8, 8, 60, 2)), 1.0)
-              for s in range(5)]
+    masses = [
+        densities.boundary_mass(densities.random_density(2, s, grid=ch.grid(-8, 8, 60, 2)), 1.0) for s in range(5)
+    ]
     assert int(np.argmax(masses)) == 2 and masses[2] > 1e-6
 
 
@@ -187,25 +190,38 @@ def test_bad_seed(bad):
         densities.random_density(2, bad, grid=ch.grid(-8, 8, 20, 2))
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: densities.random_density(0, 1), r"^d \(dimension\) must be an integer >= 1"),
-    (lambda: densities.random_density(2, 0, family="gauss"), r"^family must be 'paper' or 'smooth'"),
-    (lambda: densities.paper_tt_density(1, 0), r"^d must be >= 2 for Eq\. \(15\)"),
-    (lambda: densities.tt_gaussian_density(1, 0), r"^d must be >= 2 for Eq\. \(15\)"),
-    (lambda: densities.paper_tt_density(3, 0, rank=0), r"^rank must be an integer >= 1"),
-    (lambda: densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 3)), r"^grid must be a chebyshev\.Grid"),
-    (lambda: densities.paper_grid(4), r"^d must be one of the paper's \[2, 3, 7\]"),
-    (lambda: densities.boundary_mass(densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)), 8.0),
-     r"^width must be below half the box's side"),
-    (lambda: densities.boundary_mass(densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)), 0.0),
-     r"^width must be a finite number > 0"),
-    (lambda: densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)).factor(0, np.zeros(3)),
-     r"^factor is for Eq\. \(15\) densities"),
-    (lambda: densities.random_density(3, 0, grid=ch.grid(-8, 8, 20, 3)).factor(0, np.zeros(3)),
-     r"^factor is for Eq\. \(15\) densities"),
-    (lambda: densities.random_density(4, 0, grid=ch.grid(-8, 8, 20, 4)).factor(4, np.zeros(3)),
-     r"^k must be an integer in \[0, 4\)"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: densities.random_density(0, 1), r"^d \(dimension\) must be an integer >= 1"),
+        (lambda: densities.random_density(2, 0, family="gauss"), r"^family must be 'paper' or 'smooth'"),
+        (lambda: densities.paper_tt_density(1, 0), r"^d must be >= 2 for Eq\. \(15\)"),
+        (lambda: densities.tt_gaussian_density(1, 0), r"^d must be >= 2 for Eq\. \(15\)"),
+        (lambda: densities.paper_tt_density(3, 0, rank=0), r"^rank must be an integer >= 1"),
+        (lambda: densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 3)), r"^grid must be a chebyshev\.Grid"),
+        (lambda: densities.paper_grid(4), r"^d must be one of the paper's \[2, 3, 7\]"),
+        (
+            lambda: densities.boundary_mass(densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)), 8.0),
+            r"^width must be below half the box's side",
+        ),
+        (
+            lambda: densities.boundary_mass(densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)), 0.0),
+            r"^width must be a finite number > 0",
+        ),
+        (
+            lambda: densities.random_density(2, 0, grid=ch.grid(-8, 8, 20, 2)).factor(0, np.zeros(3)),
+            r"^factor is for Eq\. \(15\) densities",
+        ),
+        (
+            lambda: densities.random_density(3, 0, grid=ch.grid(-8, 8, 20, 3)).factor(0, np.zeros(3)),
+            r"^factor is for Eq\. \(15\) densities",
+        ),
+        (
+            lambda: densities.random_density(4, 0, grid=ch.grid(-8, 8, 20, 4)).factor(4, np.zeros(3)),
+            r"^k must be an integer in \[0, 4\)",
+        ),
+    ],
+)
 def test_bad_input(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
@@ -222,7 +238,7 @@ def test_bad_density_argument():
 
 
 def test_between_nodes_tells_the_papers_eq15_from_the_smooth_one():
-    g = ch.grid(-8, 8, 50, 3)   # the paper's N = 50 resolves the smooth factors
+    g = ch.grid(-8, 8, 50, 3)  # the paper's N = 50 resolves the smooth factors
     rough = densities.between_nodes(densities.paper_tt_density(3, 0, grid=g), n_points=4000)
     smooth = densities.between_nodes(densities.tt_gaussian_density(3, 0, grid=g), n_points=4000)
     assert rough["negative_volume"] > 0.1 and rough["factor_min"] < -0.01

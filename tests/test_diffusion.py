@@ -1,6 +1,7 @@
 """Tests of ddpm_ot_lib.diffusion: DDIM / DDPM against diffusers' schedulers (an
 independent implementation), against the exact noise predictor for Gaussian data,
 training, save / load, the training script, and bad input."""
+
 import json
 import math
 import os
@@ -24,8 +25,9 @@ S = 0.4
 
 def _diffusers(cls, **kw):
     diffusers = pytest.importorskip("diffusers")
-    return getattr(diffusers, cls)(num_train_timesteps=T, beta_start=1e-4, beta_end=0.02,
-                                   beta_schedule="linear", clip_sample=False, **kw)
+    return getattr(diffusers, cls)(
+        num_train_timesteps=T, beta_start=1e-4, beta_end=0.02, beta_schedule="linear", clip_sample=False, **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +138,10 @@ def test_invert_then_sample_reconstructs(schedule, oracle):
 
 def test_sampling_gaussian_has_right_moments(schedule, oracle):
     x_T = torch.randn(20000, 4, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
-    for sampler in (lambda: D.ddim_sample(oracle, x_T, 200, schedule=schedule),
-                    lambda: D.ddpm_sample(oracle, x_T, 200, schedule=schedule,
-                                          generator=torch.Generator().manual_seed(9))):
+    for sampler in (
+        lambda: D.ddim_sample(oracle, x_T, 200, schedule=schedule),
+        lambda: D.ddpm_sample(oracle, x_T, 200, schedule=schedule, generator=torch.Generator().manual_seed(9)),
+    ):
         x = sampler().numpy()
         assert np.abs(x.mean(0) - MU).max() < 0.02
         assert np.abs(x.std(0) - S).max() < 0.02
@@ -192,9 +195,23 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_training_script_retrains_one_model(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_image_models.py"), "--only", "digits04",
-                          "--steps", "200", "--out", str(tmp_path), "--no-progress"],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "runs" / "train_image_models.py"),
+            "--only",
+            "digits04",
+            "--steps",
+            "200",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr
     meta = json.loads((tmp_path / "ddpm_image_models.json").read_text())["digits04"]
     assert meta["steps"] == 200 and meta["n_train"] == 630
@@ -206,9 +223,23 @@ def test_training_script_retrains_one_model(tmp_path):
 
 def test_training_script_trains_every_kind(tmp_path):
     names = ["digits04", "digits04to59", "digits_cond", "digits_conv", "cvae_digits"]
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_image_models.py"), "--only", *names,
-                          "--steps", "30", "--out", str(tmp_path), "--no-progress"],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "runs" / "train_image_models.py"),
+            "--only",
+            *names,
+            "--steps",
+            "30",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr
     table = json.loads((tmp_path / "ddpm_image_models.json").read_text())
     assert [table[n]["class_name"] for n in names] == ["EpsMLP", "EpsMLP", "EpsMLP", "EpsConv", "CVAE"]
@@ -219,8 +250,21 @@ def test_training_script_trains_every_kind(tmp_path):
     assert D.load_model(tmp_path / "ddpm_digits_cond.pt").config["classes"] == 10
 
 
-@pytest.mark.parametrize("name", ["digits04", "digits59", "digits", "china", "flower", "digits_seed",
-                                  "digits_conv", "digits_cond", "digits04to59", "cvae_digits"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "digits04",
+        "digits59",
+        "digits",
+        "china",
+        "flower",
+        "digits_seed",
+        "digits_conv",
+        "digits_cond",
+        "digits04to59",
+        "cvae_digits",
+    ],
+)
 def test_committed_weights_load_and_match_metadata(name):
     table = json.loads((DATA / "ddpm_image_models.json").read_text())
     path = DATA / (f"{name}.pt" if name.startswith("cvae") else f"ddpm_{name}.pt")
@@ -229,43 +273,75 @@ def test_committed_weights_load_and_match_metadata(name):
     assert path.stat().st_size < 2_000_000
 
 
-def test_bad_input(schedule, oracle):
-    x = torch.zeros(3, 4, dtype=torch.float64)
-    with pytest.raises(ValueError, match="steps"):
-        D.ddim_sample(oracle, x, 0, schedule=schedule)
-    with pytest.raises(ValueError, match="steps"):
-        D.ddim_invert(oracle, x, T + 1, schedule=schedule)
-    with pytest.raises(ValueError, match="steps"):
-        D.ddim_timesteps(T, 2.5)
-    with pytest.raises(ValueError, match="x_T"):
-        D.ddim_sample(oracle, torch.zeros(4, dtype=torch.float64), 5, schedule=schedule)
-    with pytest.raises(ValueError, match="x0"):
-        D.ddim_invert(oracle, torch.full((2, 4), float("nan"), dtype=torch.float64), 5, schedule=schedule)
-    with pytest.raises(TypeError, match="x_T"):
-        D.ddim_sample(oracle, np.zeros((3, 4)), 5, schedule=schedule)
-    with pytest.raises(TypeError, match="model"):
-        D.ddim_sample("not a model", x, 5, schedule=schedule)
-    with pytest.raises(ValueError, match="schedule"):
-        D.ddim_sample(lambda x, t: x, x, 5)
-    with pytest.raises(TypeError, match="schedule"):
-        D.ddim_sample(oracle, x, 5, schedule=(1, 2))
-    with pytest.raises(ValueError, match="shape"):
-        D.ddim_sample(lambda x, t: x[:, :2], x, 5, schedule=schedule)
-    with pytest.raises(ValueError, match="T"):
-        D.linear_schedule(0)
-    with pytest.raises(ValueError, match="beta_end"):
-        D.linear_schedule(10, 1e-4, 1.5)
-    with pytest.raises(ValueError, match="std"):
-        D.gaussian_eps(MU, -1.0, schedule)
-    with pytest.raises(ValueError, match="hidden"):
-        D.EpsMLP(4, hidden=0)
-    m = D.EpsMLP(4, hidden=8, depth=1, emb=4)
-    with pytest.raises(ValueError, match="data"):
-        D.train(m, torch.zeros(10, 5), 5)
-    with pytest.raises(ValueError, match="steps"):
-        D.train(m, torch.zeros(10, 4), 0)
-    with pytest.raises(FileNotFoundError, match="train_image_models"):
-        D.load_model("/nonexistent/model.pt")
+_X = torch.zeros(3, 4, dtype=torch.float64)
+_STEPS = r"^steps must be an integer in 1 \.\. T = 1000, got "
+
+# (call of (schedule, oracle), error, anchored message): one case each
+BAD_CALLS = [
+    (lambda s, o: D.ddim_sample(o, _X, 0, schedule=s), ValueError, _STEPS + "0$"),
+    (lambda s, o: D.ddim_invert(o, _X, T + 1, schedule=s), ValueError, _STEPS + "1001$"),
+    (lambda s, o: D.ddim_timesteps(T, 2.5), ValueError, _STEPS + r"2\.5$"),
+    (
+        lambda s, o: D.ddim_sample(o, torch.zeros(4, dtype=torch.float64), 5, schedule=s),
+        ValueError,
+        r"^x_T must have shape \(n, d\) with n, d >= 1, got shape \(4,\)$",
+    ),
+    (
+        lambda s, o: D.ddim_invert(o, torch.full((2, 4), float("nan"), dtype=torch.float64), 5, schedule=s),
+        ValueError,
+        r"^x0 must be finite; it contains NaN or inf$",
+    ),
+    (
+        lambda s, o: D.ddim_sample(o, np.zeros((3, 4)), 5, schedule=s),
+        TypeError,
+        r"^x_T must be a torch\.Tensor of shape \(n, d\), got ndarray$",
+    ),
+    (
+        lambda s, o: D.ddim_sample("not a model", _X, 5, schedule=s),
+        TypeError,
+        r"^model must be callable as model\(x, t\), got str$",
+    ),
+    (
+        lambda s, o: D.ddim_sample(lambda x, t: x, _X, 5),
+        ValueError,
+        r"^schedule is needed: model has no \.schedule attribute$",
+    ),
+    (
+        lambda s, o: D.ddim_sample(o, _X, 5, schedule=(1, 2)),
+        TypeError,
+        r"^schedule must be a ddpm_ot_lib\.diffusion\.Schedule, got tuple$",
+    ),
+    (
+        lambda s, o: D.ddim_sample(lambda x, t: x[:, :2], _X, 5, schedule=s),
+        ValueError,
+        r"^model\(x, t\) must return shape \(3, 4\) like x, got \(3, 2\)$",
+    ),
+    (lambda s, o: D.linear_schedule(0), ValueError, r"^T must be an integer >= 1, got 0$"),
+    (lambda s, o: D.linear_schedule(10, 1e-4, 1.5), ValueError, r"^beta_end must be a number in \(0, 1\), got 1\.5$"),
+    (lambda s, o: D.gaussian_eps(MU, -1.0, s), ValueError, r"^std must be a finite number > 0, got -1\.0$"),
+    (lambda s, o: D.EpsMLP(4, hidden=0), ValueError, r"^hidden must be an integer >= 1, got 0$"),
+    (
+        lambda s, o: D.train(D.EpsMLP(4, hidden=8, depth=1, emb=4), torch.zeros(10, 5), 5),
+        ValueError,
+        r"^data must have 4 columns \(the model's dim\), got shape \(10, 5\)$",
+    ),
+    (
+        lambda s, o: D.train(D.EpsMLP(4, hidden=8, depth=1, emb=4), torch.zeros(10, 4), 0),
+        ValueError,
+        r"^steps must be an integer >= 1, got 0$",
+    ),
+    (
+        lambda s, o: D.load_model("/nonexistent/model.pt"),
+        FileNotFoundError,
+        r"^no model file at /nonexistent/model\.pt; run `python runs/train_image_models\.py` to create it$",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, pattern", BAD_CALLS, ids=[p for _, _, p in BAD_CALLS])
+def test_bad_input(schedule, oracle, call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call(schedule, oracle)
 
 
 # --------------------------------------------------------------------------- conditional, conv
@@ -326,8 +402,7 @@ def test_conditioned_fixes_the_label():
 
 
 def test_unconditional_model_is_unchanged_by_the_option():
-    a, b = D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5), D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5,
-                                                                        classes=4)
+    a, b = D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5), D.EpsMLP(6, hidden=16, depth=1, emb=8, seed=5, classes=4)
     sa, sb = a.state_dict(), b.state_dict()
     assert set(sb) - set(sa) == {"label.weight"} and "classes" not in a.config
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -353,8 +428,9 @@ def test_conv_model_shapes_initial_output_and_round_trip(tmp_path):
     x = torch.randn(5, 48, generator=torch.Generator().manual_seed(15))
     a = m.schedule.alpha_bar[700].float()
     assert torch.allclose(m(x, 700), (1 - a).sqrt() * x)  # zero-initialised output
-    losses = D.train(m, torch.tanh(torch.randn(256, 48, generator=torch.Generator().manual_seed(16))), 60,
-                     batch_size=32, seed=1)
+    losses = D.train(
+        m, torch.tanh(torch.randn(256, 48, generator=torch.Generator().manual_seed(16))), 60, batch_size=32, seed=1
+    )
     assert losses[-15:].mean() < losses[:15].mean()
     D.save_model(m, tmp_path / "conv.pt", metadata={"k": 1})
     m2 = D.load_model(tmp_path / "conv.pt")
@@ -363,31 +439,35 @@ def test_conv_model_shapes_initial_output_and_round_trip(tmp_path):
     assert torch.allclose(m(x, 300), m2(x, 300), atol=5e-3)
 
 
-def test_conditional_bad_input():
-    m = _conditional()
-    x = torch.zeros(3, 4)
-    with pytest.raises(ValueError, match=r"^classes must be 0"):
-        D.EpsMLP(4, classes=1)
-    with pytest.raises(ValueError, match=r"^y \(labels"):
-        m(x, 10)
-    with pytest.raises(ValueError, match=r"^y must hold n = 3 labels"):
-        m(x, 10, 3)
-    with pytest.raises(ValueError, match=r"^y must be None"):
-        D.EpsMLP(4, hidden=8, depth=1, emb=4)(x, 10, 0)
-    with pytest.raises(ValueError, match=r"^model must be class-conditional"):
-        D.Conditioned(D.EpsMLP(4, hidden=8, depth=1, emb=4), 0)
-    with pytest.raises(ValueError, match=r"^y must be a label"):
-        D.Conditioned(m, 5)
-    with pytest.raises(ValueError, match=r"^x must have one row per label"):
-        D.Conditioned(m, [0, 1])(x, 10)
-    with pytest.raises(ValueError, match=r"^labels must be given exactly"):
-        D.train(m, x, 5)
-    with pytest.raises(ValueError, match=r"^labels must have shape"):
-        D.train(m, x, 5, labels=[0, 1])
-    with pytest.raises(ValueError, match=r"^shape must be three integers"):
-        D.EpsConv((8, 8))
-    with pytest.raises(ValueError, match=r"^emb must be even and channels"):
-        D.EpsConv(channels=12)
+_X4 = torch.zeros(3, 4)
+
+
+def _plain():
+    return D.EpsMLP(4, hidden=8, depth=1, emb=4)
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda m: D.EpsMLP(4, classes=1), r"^classes must be 0"),
+        (lambda m: m(_X4, 10), r"^y \(labels"),
+        (lambda m: m(_X4, 10, 3), r"^y must hold n = 3 labels"),
+        (lambda m: _plain()(_X4, 10, 0), r"^y must be None"),
+        (lambda m: D.Conditioned(_plain(), 0), r"^model must be class-conditional"),
+        (lambda m: D.Conditioned(m, 5), r"^y must be a label"),
+        (lambda m: D.Conditioned(m, [0, 1])(_X4, 10), r"^x must have one row per label"),
+        (lambda m: D.train(m, _X4, 5), r"^labels must be given exactly"),
+        (lambda m: D.train(m, _X4, 5, labels=[0, 1]), r"^labels must have shape"),
+        (lambda m: D.EpsConv((8, 8)), r"^shape must be three integers"),
+        (lambda m: D.EpsConv(channels=12), r"^emb must be even and channels"),
+    ],
+)
+def test_conditional_bad_input(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call(_conditional())
+
+
+def test_save_model_refuses_other_modules():
     with pytest.raises(TypeError, match=r"^model must be one of"):
         D.save_model(torch.nn.Linear(2, 2), "/tmp/never.pt")
 

@@ -37,6 +37,7 @@ DDPM_OT_PDF the PDF (_build/pdf/ddpm-ot.pdf). Missing builds fail the marked tes
 missing poppler tools (scripts/install_poppler.sh) skip the PDF checks, except under
 CI, where they fail.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,15 +47,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import build_student  # scripts/: the script's own folder, or pytest's pythonpath
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import build_student  # noqa: E402
 
 DEFAULT_HTML = Path(os.environ.get("DDPM_OT_HTML_DIR", ROOT / "_build" / "html")).resolve()
 STUDENT_HTML = Path(os.environ.get("DDPM_OT_STUDENT_DIR", ROOT / "_build" / "student" / "html")).resolve()
@@ -77,7 +77,8 @@ def _strip(text: str) -> str:
 def test_strips_backtick_solution_with_nested_code():
     text = (
         "Intro.\n\n```{exercise} Ex\n:label: ex-1\n\nDo it.\n```\n\n"
-        "````{solution} ex-1\n:class: dropdown\n\nSECRET prose.\n\n```python\nsecret_code = 1\n```\n\nMore SECRET.\n````\n\nAfter.\n"
+        "````{solution} ex-1\n:class: dropdown\n\nSECRET prose.\n\n"
+        "```python\nsecret_code = 1\n```\n\nMore SECRET.\n````\n\nAfter.\n"
     )
     out = _strip(text)
     assert "SECRET" not in out and "secret_code" not in out
@@ -104,12 +105,19 @@ def test_gated_solution_across_notebook_cells():
     def cell(kind, source, tags=None):
         c = {"cell_type": kind, "metadata": {"tags": tags} if tags else {}, "source": source}
         if kind == "code":
-            c.update(outputs=[{"output_type": "stream", "name": "stdout", "text": f"output of {source}\n"}], execution_count=1)
+            c.update(
+                outputs=[{"output_type": "stream", "name": "stdout", "text": f"output of {source}\n"}],
+                execution_count=1,
+            )
         return c
 
     nb = {
         "cells": [
-            cell("markdown", "```{exercise} Ex\n:label: ex-1\nDo it.\n```\n\n```{solution-start} ex-1\n:class: dropdown\n```\nSECRET start"),
+            cell(
+                "markdown",
+                "```{exercise} Ex\n:label: ex-1\nDo it.\n```\n\n"
+                "```{solution-start} ex-1\n:class: dropdown\n```\nSECRET start",
+            ),
             cell("code", "secret = 1"),
             cell("markdown", "SECRET middle"),
             cell("code", "secret = 2"),
@@ -188,8 +196,17 @@ def _fixture_notebook() -> dict:
         }
 
     stream = {"output_type": "stream", "name": "stdout", "text": "zqgatedstream 42\n"}
-    result = {"output_type": "execute_result", "execution_count": 1, "metadata": {}, "data": {"text/plain": "'zqgatedresult'"}}
-    display = {"output_type": "display_data", "metadata": {}, "data": {"text/html": "<b>zqgatedhtml</b>", "text/plain": "zqgatedhtml"}}
+    result = {
+        "output_type": "execute_result",
+        "execution_count": 1,
+        "metadata": {},
+        "data": {"text/plain": "'zqgatedresult'"},
+    }
+    display = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"text/html": "<b>zqgatedhtml</b>", "text/plain": "zqgatedhtml"},
+    }
     cells = [
         md("# Fixture chapter\n\nSome text."),
         code("zqvisiblecode = 1\nprint(zqvisiblecode)", [{"output_type": "stream", "name": "stdout", "text": "1\n"}]),
@@ -326,7 +343,7 @@ def _notebook_visible_text(nb: dict) -> str:
     """Cell sources and text outputs of a notebook."""
     parts = []
     for cell in nb.get("cells", []):
-        parts.append(build_student._cell_source(cell))
+        parts.append(build_student.cell_source(cell))
         for out in cell.get("outputs", []):
             if "text" in out:
                 parts.append("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
@@ -354,7 +371,9 @@ def _solutions() -> tuple[list, dict]:
 
 
 def _html_pages(root: Path) -> dict[str, list[str]]:
-    return {p.relative_to(root).as_posix(): _html_words(p.read_text(errors="replace")) for p in sorted(root.rglob("*.html"))}
+    return {
+        p.relative_to(root).as_posix(): _html_words(p.read_text(errors="replace")) for p in sorted(root.rglob("*.html"))
+    }
 
 
 def _need(folder: Path, what: str) -> None:
@@ -427,7 +446,9 @@ def test_student_edition_has_no_solution():
         hits = _ngrams(words) & every_print.keys()
         if hits:
             sol = every_print[next(iter(hits))]
-            leaks.append(f"{rel}: {len(hits)} fingerprints of solutions, e.g. from {sol.path}: {' '.join(next(iter(hits)))!r}")
+            leaks.append(
+                f"{rel}: {len(hits)} fingerprints of solutions, e.g. from {sol.path}: {' '.join(next(iter(hits)))!r}"
+            )
         if path.suffix == ".html":
             assert _class_count(text, "solution") == 0, f"{rel}: an element of class 'solution'"
     assert not leaks, "solution text in the student edition:\n" + "\n".join(leaks)
@@ -551,7 +572,10 @@ def test_pdf_pages_are_not_blank(tmp_path):
     n = _pdf_pages()
     for page in sorted({1, (n + 1) // 2, n}):
         prefix = tmp_path / f"page{page}"
-        subprocess.run([pdftoppm, "-r", "40", "-png", "-singlefile", "-f", str(page), "-l", str(page), str(PDF), str(prefix)], check=True)
+        subprocess.run(
+            [pdftoppm, "-r", "40", "-png", "-singlefile", "-f", str(page), "-l", str(page), str(PDF), str(prefix)],
+            check=True,
+        )
         image = Image.open(f"{prefix}.png").convert("L")
         inked = sum(image.histogram()[:200]) / (image.width * image.height)
         std = ImageStat.Stat(image).stddev[0]
@@ -573,7 +597,9 @@ def test_pdf_has_equation_numbers_figures_and_bibliography():
         if path.suffix == ".ipynb":
             nb = build_student.read_notebook(path)
             figures += sum("image/png" in (o.get("data") or {}) for c in nb["cells"] for o in c.get("outputs", []))
-    listing = subprocess.run([_poppler("pdfimages"), "-list", str(PDF)], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [_poppler("pdfimages"), "-list", str(PDF)], capture_output=True, text=True, check=True
+    ).stdout
     n_images = len([line for line in listing.splitlines()[2:] if line.split()[2:3] == ["image"]])
     assert n_images >= figures, f"{n_images} images in the PDF, {figures} figures in the chapters"
 

@@ -3,6 +3,7 @@
 pyproject.toml (what `make` installs), constraints.txt (the full frozen set pip is held
 to), environment.yml (what Binder builds), and the README / .ci/run commands.
 """
+
 import re
 import tomllib
 from pathlib import Path
@@ -64,6 +65,9 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     first_block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.split("#")[0].strip()]
     assert commands == ["make book", "make test"]
-    ci = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()
-          if line.strip() and not line.lstrip().startswith("#")]
+    ci = [
+        line.strip()
+        for line in (ROOT / ".ci/run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert ci[-1] == "exec make test"

@@ -1,5 +1,6 @@
 """Tests of ddpm_ot_lib.expressway: the sampler's NFE and landing step, the released code's
 singular-point removal, the controls, the forward process of the targets, and bad input."""
+
 import math
 
 import numpy as np
@@ -35,7 +36,7 @@ def test_generate_calls_the_model_nfe_times(method, nfe):
     assert info["nfe"] == nfe == len(model.times)
     if method in ("ddpm", "ddim", "dpm-solver++"):
         assert model.times[0] == 999 and x.shape == (16, 2)
-    else:                                 # the expressway lands at step M and takes unit steps
+    else:  # the expressway lands at step M and takes unit steps
         assert model.times == list(range(nfe - 1, -1, -1))
         assert info["index"].shape == (x.shape[0],)
         assert x.shape[0] == 16 or method == "dpm-ot-singular"
@@ -61,11 +62,11 @@ def test_singular_filter_drops_samples_between_distant_clusters():
     b = semidiscrete.solve_sdot(y, tol=0.2, n_check=40_000, seed=0).heights
     z = rng.normal(size=(4000, 2))
     keep, idx = ex.singular_filter(z, y, b, topk=2, angle_thresh=0.5)
-    assert len(np.unique(idx)) == len(idx) <= 20                # one sample per target
+    assert len(np.unique(idx)) == len(idx) <= 20  # one sample per target
     cells = semidiscrete.topk_cells(z, y, b, k=2)
     across = (cells[:, 0] < 10) != (cells[:, 1] < 10)
-    assert not np.any(across[keep])                              # no kept pair crosses the gap
-    assert set(idx) <= set(np.sort(cells[keep], axis=1)[:, 0])   # the smaller index, as released
+    assert not np.any(across[keep])  # no kept pair crosses the gap
+    assert set(idx) <= set(np.sort(cells[keep], axis=1)[:, 0])  # the smaller index, as released
 
 
 def test_voronoi_control_uses_unsolved_cells():
@@ -89,21 +90,36 @@ _SCHED = diffusion.linear_schedule(1000)
 _MODEL = _Recorder()
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda: ex.diffused_targets(_Y, 1000, _SCHED), ValueError, r"^t must be an integer timestep in 0 \.\. 999"),
-    (lambda: ex.truncated_schedule("linear", 10), TypeError, r"^schedule must be a ddpm_ot_lib"),
-    (lambda: ex.generate(_MODEL, "euler", 10, 4), ValueError, r"^method must be one of"),
-    (lambda: ex.generate(_MODEL, "dpm-ot", 10, 4), ValueError, r"^method 'dpm-ot' needs targets and heights"),
-    (lambda: ex.generate(_MODEL, "ddim", 0, 4), ValueError, r"^nfe must be an integer >= 1"),
-    (lambda: ex.expressway_sample(_MODEL, torch.zeros(3, 2), _Y, np.zeros(10), 10, t_land=5), ValueError,
-     r"^t_land must be an integer timestep in 9 \.\. 999"),
-    (lambda: ex.expressway_sample(_MODEL, torch.zeros(3, 2), _Y, np.zeros(10), 10, sampler="euler"),
-     ValueError, r"^sampler must be 'ddim' or 'ddpm'"),
-    (lambda: ex.expressway_sample(None, torch.zeros(3, 2), _Y, np.zeros(10), 10), TypeError,
-     r"^model must be callable"),
-    (lambda: ex.singular_filter(torch.zeros(3, 2), _Y, np.zeros(10), topk=1), ValueError,
-     r"^topk must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: ex.diffused_targets(_Y, 1000, _SCHED), ValueError, r"^t must be an integer timestep in 0 \.\. 999"),
+        (lambda: ex.truncated_schedule("linear", 10), TypeError, r"^schedule must be a ddpm_ot_lib"),
+        (lambda: ex.generate(_MODEL, "euler", 10, 4), ValueError, r"^method must be one of"),
+        (lambda: ex.generate(_MODEL, "dpm-ot", 10, 4), ValueError, r"^method 'dpm-ot' needs targets and heights"),
+        (lambda: ex.generate(_MODEL, "ddim", 0, 4), ValueError, r"^nfe must be an integer >= 1"),
+        (
+            lambda: ex.expressway_sample(_MODEL, torch.zeros(3, 2), _Y, np.zeros(10), 10, t_land=5),
+            ValueError,
+            r"^t_land must be an integer timestep in 9 \.\. 999",
+        ),
+        (
+            lambda: ex.expressway_sample(_MODEL, torch.zeros(3, 2), _Y, np.zeros(10), 10, sampler="euler"),
+            ValueError,
+            r"^sampler must be 'ddim' or 'ddpm'",
+        ),
+        (
+            lambda: ex.expressway_sample(None, torch.zeros(3, 2), _Y, np.zeros(10), 10),
+            TypeError,
+            r"^model must be callable",
+        ),
+        (
+            lambda: ex.singular_filter(torch.zeros(3, 2), _Y, np.zeros(10), topk=1),
+            ValueError,
+            r"^topk must be an integer >= 2",
+        ),
+    ],
+)
 def test_bad_input_is_rejected_with_the_argument_named(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
@@ -118,11 +134,11 @@ def test_stored_sweeps_are_complete():
     root = Path(__file__).resolve().parents[1]
     path = root / "book" / "data" / "dpm_ot_sweeps.json"
     if not path.exists():
-        pytest.skip("book/data/dpm_ot_sweeps.json not written yet (scripts/dpm_ot_sweeps.py)")
+        pytest.skip("book/data/dpm_ot_sweeps.json not written yet (runs/dpm_ot_sweeps.py)")
     table = json.loads(path.read_text())
     meta = table["meta"]
     if "max_nfe_controls" not in meta:
-        pytest.skip("book/data/dpm_ot_sweeps.json predates scripts/dpm_ot_sweeps.py's methods: rerun it")
+        pytest.skip("book/data/dpm_ot_sweeps.json predates runs/dpm_ot_sweeps.py's methods: rerun it")
     for kind in ("8gaussians", "25gaussians", "digits"):
         res = table[kind]
         assert set(res["curves"]) == set(ex.METHODS), kind
@@ -141,4 +157,4 @@ def test_stored_sweeps_are_complete():
             assert row["converged"] and row["error_check"] <= meta["sdot"]["tol"]
         assert len(res["heights_M"]["10"]) == res["n_train"]
         _, model_meta = diffusion.load_model(root / res["model"]["file"], return_metadata=True)
-        assert model_meta["checksum"] == res["model"]["checksum"], f"{kind}: rerun scripts/dpm_ot_sweeps.py"
+        assert model_meta["checksum"] == res["model"]["checksum"], f"{kind}: rerun runs/dpm_ot_sweeps.py"

@@ -1,4 +1,5 @@
 """Both Fokker-Planck solvers against the independent quadrature ground truth (references) and closed forms."""
+
 import numpy as np
 import pytest
 from scipy.integrate import quad_vec, solve_ivp
@@ -11,6 +12,7 @@ from ddpm_ot_lib import references
 
 
 # ----------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def mixture2():
@@ -39,6 +41,7 @@ def _samples_of_pt(mean, cov, t, n, rng):
 # ----------------------------------------------------------------------------- ground truth
 
 # ----------------------------------------------------------------------------- exact propagator
+
 
 @pytest.mark.parametrize("n", [20, 50, 120])
 def test_ou_matrix_equals_expm_and_is_a_semigroup(n):
@@ -74,6 +77,15 @@ def test_exact_against_ground_truth_d2(mixture2):
         assert ch.tt_ranks(Y) == ch.tt_ranks(dens.tt)  # ranks never grow
 
 
+def test_value_and_gradient_is_gradient_inside_the_box_and_zero_outside(mixture2):
+    _, g, _, exact, _ = mixture2
+    x = np.array([[0.3, -0.2], [g.b + 0.5, 0.0], [-1.0, 1.0], [0.0, g.a - 1e-9]])
+    val, grad = fp.value_and_gradient(exact, x, 0.4)
+    grad_in, val_in = fp.gradient(exact, x[[0, 2]], 0.4, with_value=True)
+    assert np.array_equal(val[[0, 2]], val_in) and np.array_equal(grad[[0, 2]], grad_in)
+    assert np.all(val[[1, 3]] == 0) and np.all(grad[[1, 3]] == 0) and np.all(val_in > 0)
+
+
 @pytest.mark.parametrize("d, n, tol", [(2, 60, 1e-8), (3, 80, 1e-7), (7, 50, 1e-5)])
 def test_exact_against_gaussian_closed_form(d, n, tol):
     rng = np.random.default_rng(d)
@@ -106,6 +118,7 @@ def test_exact_at_any_time_equals_stored_times(mixture2):
 
 # ----------------------------------------------------------------------------- splitting (App. C)
 
+
 def test_splitting_against_ground_truth_d2(mixture2):
     dens, g, times, _, split = mixture2
     for t, Y in zip(times[1:], split.tensors[1:]):
@@ -124,8 +137,10 @@ def test_splitting_is_second_order():
     dens = densities.mixture_density(2, 1, grid=g)
     ref = fp.solve_exact(dens.tt, g, [1.0]).tensors[0]
     eq = fp.ornstein_uhlenbeck(2)
-    errs = [ch.tt_relative_error(fp.solve_splitting(eq, dens.tt, g, [1.0], h=1.0 / m, tol=1e-11).tensors[0], ref)
-            for m in (5, 10, 20)]
+    errs = [
+        ch.tt_relative_error(fp.solve_splitting(eq, dens.tt, g, [1.0], h=1.0 / m, tol=1e-11).tensors[0], ref)
+        for m in (5, 10, 20)
+    ]
     orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
     assert np.all(np.abs(orders - 2) < 0.15), (errs, orders)
 
@@ -163,8 +178,9 @@ def test_splitting_takes_any_drift():
     def u(t):
         return 0.5 * np.array([np.sin(3 * t), np.cos(3 * t)])
 
-    eq = fp.Equation(drift=lambda x, t: -x @ B.T + u(t), divergence=lambda x, t: np.full(len(x), -np.trace(B)),
-                     diffusion=D, d=2)
+    eq = fp.Equation(
+        drift=lambda x, t: -x @ B.T + u(t), divergence=lambda x, t: np.full(len(x), -np.trace(B)), diffusion=D, d=2
+    )
     m0, c0 = np.array([1.0, -0.5]), np.array([[0.5, 0.1], [0.1, 0.3]])
     T = 1.0
     mT = solve_ivp(lambda t, m: -B @ m + u(t), (0, T), m0, rtol=1e-12, atol=1e-12).y[:, -1]
@@ -188,6 +204,7 @@ def test_splitting_interpolates_between_stored_times(mixture2):
 
 
 # ----------------------------------------------------------------------------- the score
+
 
 def test_score_where_the_density_matters_d2(mixture2):
     dens, g, times, exact, split = mixture2
@@ -218,47 +235,93 @@ def test_score_function_drives_the_encoder():
 
 # ----------------------------------------------------------------------------- bad input
 
-def test_bad_input_is_rejected(mixture2):
+_OU = fp.ornstein_uhlenbeck(2)
+_WRONG_DRIFT = fp.Equation(drift=lambda x, t: -x[:, :1], divergence=lambda x, t: np.zeros(len(x)), diffusion=1.0, d=2)
+_WRONG_DIV = fp.Equation(drift=lambda x, t: -x, divergence=lambda x, t: np.zeros((len(x), 2)), diffusion=1.0, d=2)
+_NEGATIVE_D = fp.Equation(lambda x, t: -x, lambda x, t: np.zeros(len(x)), -1.0, 2)
+
+# (call of (tt, grid, exact solution), error, anchored message): one case each
+BAD_CALLS = [
+    (lambda Y, g, sol: ch.grid(-8, 8, 2, 2), ValueError, r"^n \(number of Chebyshev nodes\) must be >= 3, got 2$"),
+    (lambda Y, g, sol: ch.grid(8, -8, 10, 2), ValueError, r"^the interval must have a < b, got a = 8\.0, b = -8\.0$"),
+    (
+        lambda Y, g, sol: fp.solve_exact(Y, g, [-1.0, 1.0]),
+        ValueError,
+        r"^times must hold times >= 0, got minimum -1\.0$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(_OU, Y, g, [-0.5], h=0.1),
+        ValueError,
+        r"^times must hold times >= 0, got minimum -0\.5$",
+    ),
+    (lambda Y, g, sol: fp.solve_exact(Y, g, [1.0, 0.5]), ValueError, r"^times must be non-decreasing$"),
+    (lambda Y, g, sol: fp.ou_matrix(-8, 8, 10, -0.1), ValueError, r"^t must be a finite time >= 0, got -0\.1$"),
+    (
+        lambda Y, g, sol: fp.solve_splitting(_WRONG_DRIFT, Y, g, [0.1], h=0.1),
+        ValueError,
+        r"^drift\(x, t\) must return an array of shape \(2, 2\) like x, got \(2, 1\)$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(_WRONG_DIV, Y, g, [0.1], h=0.1),
+        ValueError,
+        r"^divergence\(x, t\) must return an array of shape \(2,\), got \(2, 2\)$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(_NEGATIVE_D, Y, g, [0.1], h=0.1),
+        ValueError,
+        r"^equation\.diffusion must be a finite number > 0, got -1\.0$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(fp.ornstein_uhlenbeck(3), Y, g, [0.1], h=0.1),
+        ValueError,
+        r"^the grid has dimension 2 but the equation has d = 3$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(lambda x: x, Y, g, [0.1], h=0.1),
+        TypeError,
+        r"^equation must be a fokker_planck\.Equation, got function$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_splitting(_OU, Y, g, [0.1], h=0.0),
+        ValueError,
+        r"^h must be a finite number > 0, got 0\.0$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_exact([np.ones((1, 80, 1))] * 3, g, [0.1]),
+        ValueError,
+        r"^Y0 has 3 cores but the grid has dimension d = 2$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_exact(Y[:1], g, [0.1]),
+        ValueError,
+        r"^the last core of Y0 must have right rank 1, got \d+$",
+    ),
+    (
+        lambda Y, g, sol: fp.score(sol, np.array([[9.0, 0.0]]), 0.5),
+        ValueError,
+        r"^x must lie in the box \[-8\.0, 8\.0\]\^2; 1 point\(s\) do not$",
+    ),
+    (
+        lambda Y, g, sol: fp.score(sol, np.array([[8.0, 8.0]]), 0.5),
+        ValueError,
+        r"^p_t\(x\) <= 0 at 1 point\(s\) \(t = 0\.5\): x lies in the tails",
+    ),
+    (
+        lambda Y, g, sol: fp.density(sol, np.zeros((3, 3)), 0.5),
+        ValueError,
+        r"^x must have 2 columns \(dimension d = 2\), got shape \(3, 3\)$",
+    ),
+    (
+        lambda Y, g, sol: fp.solve_exact(Y, (-8, 8, 80), [0.1]),
+        TypeError,
+        r"^grid must be a chebyshev\.Grid \(use chebyshev\.grid\(a, b, n, d\)\), got tuple$",
+    ),
+    (lambda Y, g, sol: fp.ornstein_uhlenbeck(2, initial=3.0), TypeError, r"^initial must be callable, got float$"),
+]
+
+
+@pytest.mark.parametrize("call, error, pattern", BAD_CALLS, ids=[p for _, _, p in BAD_CALLS])
+def test_bad_input_is_rejected(mixture2, call, error, pattern):
     dens, g, _, exact, _ = mixture2
-    ou = fp.ornstein_uhlenbeck(2)
-    with pytest.raises(ValueError, match=">= 3"):
-        ch.grid(-8, 8, 2, 2)
-    with pytest.raises(ValueError, match="a < b"):
-        ch.grid(8, -8, 10, 2)
-    with pytest.raises(ValueError, match=">= 0"):
-        fp.solve_exact(dens.tt, g, [-1.0, 1.0])
-    with pytest.raises(ValueError, match=">= 0"):
-        fp.solve_splitting(ou, dens.tt, g, [-0.5], h=0.1)
-    with pytest.raises(ValueError, match="non-decreasing"):
-        fp.solve_exact(dens.tt, g, [1.0, 0.5])
-    with pytest.raises(ValueError, match="finite time >= 0"):
-        fp.ou_matrix(-8, 8, 10, -0.1)
-    wrong = fp.Equation(drift=lambda x, t: -x[:, :1], divergence=lambda x, t: np.zeros(len(x)), diffusion=1.0, d=2)
-    with pytest.raises(ValueError, match=r"drift\(x, t\) must return an array of shape"):
-        fp.solve_splitting(wrong, dens.tt, g, [0.1], h=0.1)
-    wrong_div = fp.Equation(drift=lambda x, t: -x, divergence=lambda x, t: np.zeros((len(x), 2)), diffusion=1.0, d=2)
-    with pytest.raises(ValueError, match=r"divergence\(x, t\) must return"):
-        fp.solve_splitting(wrong_div, dens.tt, g, [0.1], h=0.1)
-    with pytest.raises(ValueError, match="diffusion must be a finite number > 0"):
-        fp.solve_splitting(fp.Equation(lambda x, t: -x, lambda x, t: np.zeros(len(x)), -1.0, 2), dens.tt, g,
-                           [0.1], h=0.1)
-    with pytest.raises(ValueError, match="dimension 2 but the equation has d = 3"):
-        fp.solve_splitting(fp.ornstein_uhlenbeck(3), dens.tt, g, [0.1], h=0.1)
-    with pytest.raises(TypeError, match="Equation"):
-        fp.solve_splitting(lambda x: x, dens.tt, g, [0.1], h=0.1)
-    with pytest.raises(ValueError, match="h must be a finite number > 0"):
-        fp.solve_splitting(ou, dens.tt, g, [0.1], h=0.0)
-    with pytest.raises(ValueError, match="3 cores but the grid has dimension d = 2"):
-        fp.solve_exact([np.ones((1, 80, 1))] * 3, g, [0.1])
-    with pytest.raises(ValueError, match="right rank 1"):
-        fp.solve_exact(dens.tt[:1], g, [0.1])
-    with pytest.raises(ValueError, match="must lie in the box"):
-        fp.score(exact, np.array([[9.0, 0.0]]), 0.5)
-    with pytest.raises(ValueError, match="p_t\\(x\\) <= 0"):
-        fp.score(exact, np.array([[8.0, 8.0]]), 0.5)
-    with pytest.raises(ValueError, match="columns"):
-        fp.density(exact, np.zeros((3, 3)), 0.5)
-    with pytest.raises(TypeError, match="Grid"):
-        fp.solve_exact(dens.tt, (-8, 8, 80), [0.1])
-    with pytest.raises(TypeError, match="callable"):
-        fp.ornstein_uhlenbeck(2, initial=3.0)
+    with pytest.raises(error, match=pattern):
+        call(dens.tt, g, exact)

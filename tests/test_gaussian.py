@@ -2,6 +2,7 @@
 functions: density against SciPy, score against finite differences of the log-density,
 Hessian against finite differences of the score, the marginal against the Fokker–Planck
 equation (Eq. 8), and the 1-D flow map against the monotone rearrangement."""
+
 import re
 
 import numpy as np
@@ -14,7 +15,7 @@ from scipy.stats import multivariate_normal
 from ddpm_ot_lib import flow, gaussian, transport
 from tests.conftest import dims_and_seeds, random_mixture, random_spd
 
-_TWO = ([[0.0], [1.0]], [[[1.0]], [[1.0]]])   # two 1-D components
+_TWO = ([[0.0], [1.0]], [[[1.0]], [[1.0]]])  # two 1-D components
 
 
 def _case(d, seed, n=20):
@@ -64,8 +65,13 @@ def test_marginal_limits(rng):
 def test_score_is_gradient_of_log_density(rng):
     a, cov = rng.normal(size=4), random_spd(rng, 4)
     x, t, h = rng.normal(size=(5, 4)), 0.7, 1e-5
-    fd = np.stack([(gaussian.log_density(x + h * e, t, a, cov) - gaussian.log_density(x - h * e, t, a, cov)) / (2 * h)
-                   for e in np.eye(4)], axis=1)
+    fd = np.stack(
+        [
+            (gaussian.log_density(x + h * e, t, a, cov) - gaussian.log_density(x - h * e, t, a, cov)) / (2 * h)
+            for e in np.eye(4)
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(gaussian.score(x, t, a, cov), fd, rtol=1e-6, atol=1e-6)
 
 
@@ -152,10 +158,18 @@ def test_one_component_reduces_to_gaussian(rng):
     a, cov = rng.normal(size=3), random_spd(rng, 3)
     x = rng.normal(size=(6, 3))
     for t in (0.0, 1.3):
-        np.testing.assert_allclose(gaussian.mixture_score(x, t, [1.0], a[None], cov[None]),
-                                   gaussian.score(x, t, a, cov), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(gaussian.mixture_log_density(x, t, [1.0], a[None], cov[None]),
-                                   gaussian.log_density(x, t, a, cov), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            gaussian.mixture_score(x, t, [1.0], a[None], cov[None]),
+            gaussian.score(x, t, a, cov),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(
+            gaussian.mixture_log_density(x, t, [1.0], a[None], cov[None]),
+            gaussian.log_density(x, t, a, cov),
+            rtol=1e-12,
+            atol=1e-12,
+        )
 
 
 def test_score_is_stable_far_in_the_tails():
@@ -185,8 +199,9 @@ def test_cdf_matches_integral_of_density_and_upper_tail():
     integral = np.sum(0.5 * (dens[1:] + dens[:-1]) * np.diff(grid[:, 0]))
     assert gaussian.mixture_cdf(grid[-1:], 0.4, w, m, c)[0] == pytest.approx(integral, abs=1e-8)
     x = np.linspace(-5, 5, 11)[:, None]
-    np.testing.assert_allclose(gaussian.mixture_cdf(x, 0.4, w, m, c) + gaussian.mixture_cdf(x, 0.4, w, m, c, upper=True),
-                               1.0, atol=1e-15)
+    np.testing.assert_allclose(
+        gaussian.mixture_cdf(x, 0.4, w, m, c) + gaussian.mixture_cdf(x, 0.4, w, m, c, upper=True), 1.0, atol=1e-15
+    )
 
 
 def test_1d_flow_map_is_the_monotone_rearrangement():
@@ -194,8 +209,9 @@ def test_1d_flow_map_is_the_monotone_rearrangement():
     w, m, c = [0.4, 0.6], [[-2.0], [1.5]], [[[0.3]], [[0.5]]]
     x = np.linspace(-3.5, 3.5, 15)[:, None]
     enc = flow.encode(x, lambda y, t: gaussian.mixture_score(y, t, w, m, c), t_max=25.0, rtol=1e-11)
-    quant = transport.quantile_map_1d(x, lambda y: gaussian.mixture_cdf(y, 0.0, w, m, c),
-                                      lambda y: gaussian.mixture_cdf(y, 0.0, w, m, c, upper=True))
+    quant = transport.quantile_map_1d(
+        x, lambda y: gaussian.mixture_cdf(y, 0.0, w, m, c), lambda y: gaussian.mixture_cdf(y, 0.0, w, m, c, upper=True)
+    )
     np.testing.assert_allclose(enc, quant, atol=1e-8)
 
 
@@ -205,8 +221,14 @@ def test_mixture_hessian_matches_finite_differences_of_the_score(rng, d, t):
     w, m, covs = random_mixture(rng, d)
     x = rng.normal(size=(7, d)) * 2
     h = 1e-5
-    fd = np.stack([(gaussian.mixture_score(x + h * e, t, w, m, covs)
-                    - gaussian.mixture_score(x - h * e, t, w, m, covs)) / (2 * h) for e in np.eye(d)], axis=2)
+    fd = np.stack(
+        [
+            (gaussian.mixture_score(x + h * e, t, w, m, covs) - gaussian.mixture_score(x - h * e, t, w, m, covs))
+            / (2 * h)
+            for e in np.eye(d)
+        ],
+        axis=2,
+    )
     hess = gaussian.mixture_hessian(x, t, w, m, covs)
     assert hess.shape == (7, d, d)
     assert np.array_equal(hess, np.swapaxes(hess, 1, 2))
@@ -222,30 +244,30 @@ def test_mixture_hessian_of_one_component_is_minus_the_precision(rng):
 
 
 BAD_CALLS = [
-    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[1.0, 0.5], [0.0, 1.0]], 0.1)),       # not symmetric
-    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[1.0, 2.0], [2.0, 1.0]], 0.1)),       # indefinite
-    ("cov", lambda: gaussian.marginal(GOOD_MEAN, np.eye(3), 0.1)),                      # wrong size
-    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[np.nan, 0], [0, 1.0]], 0.1)),        # NaN
-    ("mean", lambda: gaussian.marginal([0.0, np.inf], GOOD_COV, 0.1)),                  # inf
-    ("mean", lambda: gaussian.marginal(np.zeros((2, 1)), GOOD_COV, 0.1)),              # not a vector
-    ("t", lambda: gaussian.marginal(GOOD_MEAN, GOOD_COV, -1.0)),                        # negative time
-    ("t", lambda: gaussian.score(np.zeros((3, 2)), np.nan, GOOD_MEAN, GOOD_COV)),       # NaN time
-    ("x", lambda: gaussian.score(np.zeros((3, 3)), 0.1, GOOD_MEAN, GOOD_COV)),          # wrong dimension
-    ("x", lambda: gaussian.ot_map(np.zeros(2), GOOD_MEAN, GOOD_COV)),                   # 1-D points
-    ("x", lambda: gaussian.flow_map([[0.0, np.nan]], 1.0, GOOD_MEAN, GOOD_COV)),        # NaN point
-    ("x", lambda: gaussian.log_density("abc", 1.0, GOOD_MEAN, GOOD_COV)),               # not numbers
+    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[1.0, 0.5], [0.0, 1.0]], 0.1)),  # not symmetric
+    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[1.0, 2.0], [2.0, 1.0]], 0.1)),  # indefinite
+    ("cov", lambda: gaussian.marginal(GOOD_MEAN, np.eye(3), 0.1)),  # wrong size
+    ("cov", lambda: gaussian.marginal(GOOD_MEAN, [[np.nan, 0], [0, 1.0]], 0.1)),  # NaN
+    ("mean", lambda: gaussian.marginal([0.0, np.inf], GOOD_COV, 0.1)),  # inf
+    ("mean", lambda: gaussian.marginal(np.zeros((2, 1)), GOOD_COV, 0.1)),  # not a vector
+    ("t", lambda: gaussian.marginal(GOOD_MEAN, GOOD_COV, -1.0)),  # negative time
+    ("t", lambda: gaussian.score(np.zeros((3, 2)), np.nan, GOOD_MEAN, GOOD_COV)),  # NaN time
+    ("x", lambda: gaussian.score(np.zeros((3, 3)), 0.1, GOOD_MEAN, GOOD_COV)),  # wrong dimension
+    ("x", lambda: gaussian.ot_map(np.zeros(2), GOOD_MEAN, GOOD_COV)),  # 1-D points
+    ("x", lambda: gaussian.flow_map([[0.0, np.nan]], 1.0, GOOD_MEAN, GOOD_COV)),  # NaN point
+    ("x", lambda: gaussian.log_density("abc", 1.0, GOOD_MEAN, GOOD_COV)),  # not numbers
     # the mixture functions
     ("weights", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [0.5, 0.6], *_TWO)),
     ("weights", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.5, -0.5], *_TWO)),
-    ("means", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.0], [[0.0], [1.0]],
-                                             [[[1.0]]])),
+    ("means", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.0], [[0.0], [1.0]], [[[1.0]]])),
     ("covs", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.0], [[0.0]], [[1.0]])),
-    ("covs[0]", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.0], [[0.0]],
-                                               [[[-1.0]]])),
+    ("covs[0]", lambda: gaussian.mixture_score(np.zeros((2, 1)), 0.0, [1.0], [[0.0]], [[[-1.0]]])),
     ("x", lambda: gaussian.mixture_score(np.zeros((2, 2)), 0.0, [1.0], [[0.0]], [[[1.0]]])),
     ("t", lambda: gaussian.mixture_score(np.zeros((2, 1)), -1.0, [1.0], [[0.0]], [[[1.0]]])),
-    ("mixture_cdf is one-dimensional",
-     lambda: gaussian.mixture_cdf(np.zeros((2, 2)), 0.0, [1.0], [[0.0, 0.0]], [np.eye(2)])),
+    (
+        "mixture_cdf is one-dimensional",
+        lambda: gaussian.mixture_cdf(np.zeros((2, 2)), 0.0, [1.0], [[0.0, 0.0]], [np.eye(2)]),
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ On the book: every homework/*.yml fits its chapter (labels, solution code, new n
 without executing anything; marked `slow`, one real chapter built and its solutions
 graded to full marks.
 """
+
 from __future__ import annotations
 
 import csv
@@ -112,7 +113,8 @@ def graded(fixture_book, built, tmp_path_factory) -> dict[str, dict[str, dict]]:
     subs = tmp_path_factory.mktemp("submissions")
     nbformat.write(hw.filled(spec, student), subs / "solutions.ipynb")
     nbformat.write(hw.filled(spec, student, {"fx-ex-1": "centre_norm = 5.1"}), subs / "wrong.ipynb")
-    nbformat.write(hw.filled(spec, student, {"fx-ex-2": "sq = np.arange(1, 4) ** 2\nraise ValueError('oops')"}), subs / "exception.ipynb")
+    raising = hw.filled(spec, student, {"fx-ex-2": "sq = np.arange(1, 4) ** 2\nraise ValueError('oops')"})
+    nbformat.write(raising, subs / "exception.ipynb")
     nbformat.write(student, subs / "empty.ipynb")
     (subs / "broken.ipynb").write_text("{ this is not json")
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), subs / "other.ipynb")
@@ -148,7 +150,9 @@ def test_solutions_score_full_marks(graded):
     assert all(r["message"] == "" for r in rows.values())
 
 
-@pytest.mark.parametrize("name, failing", [("wrong.ipynb", "fx-ex-1"), ("exception.ipynb", "fx-ex-2"), ("empty.ipynb", None)])
+@pytest.mark.parametrize(
+    "name, failing", [("wrong.ipynb", "fx-ex-1"), ("exception.ipynb", "fx-ex-2"), ("empty.ipynb", None)]
+)
 def test_bad_submissions_score_less_naming_the_exercise(graded, name, failing):
     rows = graded[name]
     got, possible = _score(rows)
@@ -163,7 +167,9 @@ def test_bad_submissions_score_less_naming_the_exercise(graded, name, failing):
         assert "ValueError: oops" in rows["fx-ex-2"]["message"]
 
 
-@pytest.mark.parametrize("name, reason", [("broken.ipynb", "not a readable notebook"), ("other.ipynb", "not an assignment")])
+@pytest.mark.parametrize(
+    "name, reason", [("broken.ipynb", "not a readable notebook"), ("other.ipynb", "not an assignment")]
+)
 def test_unusable_files_score_zero_with_a_reason(graded, name, reason):
     rows = graded[name]
     assert _score(rows)[0] == 0
@@ -171,8 +177,13 @@ def test_unusable_files_score_zero_with_a_reason(graded, name, reason):
 
 
 def _floats(expected: dict) -> list[float]:
-    return [v for ex in expected.values() for a in ex.values() if a["kind"] == "float"
-            for v in (a["value"] if isinstance(a["value"], list) else [a["value"]])]
+    return [
+        v
+        for ex in expected.values()
+        for a in ex.values()
+        if a["kind"] == "float"
+        for v in (a["value"] if isinstance(a["value"], list) else [a["value"]])
+    ]
 
 
 def _leaks(student: Path, expected: dict) -> dict[str, list[str]]:
@@ -228,6 +239,21 @@ def test_spec_must_name_its_chapter(tmp_path):
 def test_grade_needs_a_built_autograder(tmp_path):
     with pytest.raises(ValueError, match=r"^chapter: no autograder for 'nowhere'"):
         hw.grade("nowhere", tmp_path, tmp_path / "g.csv", homework=tmp_path)
+
+
+@pytest.mark.parametrize("cut", [len(hw.CAPTURE), len(hw.CAPTURE) + 1, 40])
+def test_a_capture_line_cut_across_stream_outputs_is_still_read(cut):
+    # CI lost two exercises' reference values when the kernel flushed stdout between
+    # print's writes and the line arrived as two stream outputs.
+    line = hw.CAPTURE + " " + json.dumps({"ex-1": {"x": {"kind": "int", "value": 3}}}) + "\n"
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="before\n" + line[:cut]),
+        nbformat.v4.new_output("stream", name="stderr", text="a warning\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=line[cut:]),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert hw.captured_values(nb) == {"ex-1": {"x": {"kind": "int", "value": 3}}}
 
 
 # ------------------------------------------------------------------------ the book

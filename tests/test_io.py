@@ -1,4 +1,5 @@
 """File handling shared by the runners and scripts (ddpm_ot_lib._io)."""
+
 import json
 import os
 import stat
@@ -17,7 +18,7 @@ def test_atomic_write_text_and_bytes(tmp_path):
     assert path.read_bytes() == b"\x00\x01"
     umask = os.umask(0)
     os.umask(umask)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask        # not mkstemp's 0600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.csv"]
 
 
@@ -69,7 +70,7 @@ def test_partial_file_round_trip_and_torn_line(tmp_path):
     _io.append_record(path, {"row": {"d": 2, "x": np.float64(0.5), "n": np.int64(3)}})
     _io.append_record(path, {"session": {"rows": 1}})
     with open(path, "a") as fh:
-        fh.write('{"row": {"d": 2, "se')                                  # a crash mid-write
+        fh.write('{"row": {"d": 2, "se')  # a crash mid-write
     config, rows, sessions = _io.read_partial(path)
     assert config == {"a": 1} and rows == [{"d": 2, "x": 0.5, "n": 3}] and sessions == [{"rows": 1}]
 

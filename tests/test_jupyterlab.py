@@ -19,6 +19,7 @@ with update checks and news off. Marker `jupyterlab`; stage of its own in
 scripts/run_tests.sh. Needs Debian's Chromium (scripts/install_chromium.sh): without it
 the test skips, unless CI is set, where it fails.
 """
+
 import json
 import os
 import shutil
@@ -32,17 +33,17 @@ from pathlib import Path
 
 import pytest
 
+import headless  # scripts/: the script's own folder, or pytest's pythonpath
+
 pytestmark = pytest.mark.jupyterlab
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import headless  # noqa: E402  (scripts/ is not a package; shared with test_browser.py)
 
 CHAPTER = "gaussian_toy.ipynb"
 TOKEN = "ddpm-ot-test-token"
-START_TIMEOUT_S = 120     # the server answering /api/status
+START_TIMEOUT_S = 120  # the server answering /api/status
 RUN_TIMEOUT_MS = 240_000  # all cells of the chapter (it runs in under 3 min)
-UI_TIMEOUT_MS = 60_000    # the page, the notebook panel, a redraw
+UI_TIMEOUT_MS = 60_000  # the page, the notebook panel, a redraw
 
 
 def _free_port() -> int:
@@ -65,11 +66,11 @@ def _write_settings(settings_dir: Path) -> None:
     notebook = settings_dir / "@jupyterlab" / "notebook-extension"
     notebook.mkdir(parents=True)
     (notebook / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}))
+        json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True})
+    )
     news = settings_dir / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
 
 @pytest.fixture(scope="module")
@@ -80,29 +81,43 @@ def lab_url(tmp_path_factory):
     work = tmp / "book"
     shutil.copytree(ROOT / "book", work, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
     env = dict(os.environ)
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                     ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_SETTINGS_DIR", "settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(tmp / sub)
     _write_settings(tmp / "settings")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     port = _free_port()
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.root_dir={work}",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={TOKEN}", "--LabApp.expose_app_in_browser=True",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"]        # no queries to PyPI
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ServerApp.root_dir={work}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]  # no queries to PyPI
     if os.geteuid() == 0:
-        cmd.append("--allow-root")                  # CI's container runs as root
+        cmd.append("--allow-root")  # CI's container runs as root
     log = open(tmp / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
+                log = (tmp / "jupyterlab.log").read_text()[-3000:]
+                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log}")
             try:
                 with urllib.request.urlopen(f"{url}api/status?token={TOKEN}", timeout=5) as r:
                     if r.status == 200:
@@ -115,7 +130,7 @@ def lab_url(tmp_path_factory):
         yield url
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)        # the server and its kernels
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and its kernels
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -145,21 +160,27 @@ PENDING_CELLS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-
     .filter(p => !/\\[\\d+\\]/.test(p.textContent)).length"""
 
 MARKDOWN_REPORT = """() => {
-    const md = Array.from(document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown, .jp-MarkdownCell .jp-RenderedMySTMarkdown, .jp-MarkdownCell .myst'));
+    const md = Array.from(document.querySelectorAll(
+        '.jp-MarkdownCell .jp-RenderedMarkdown, .jp-MarkdownCell .jp-RenderedMySTMarkdown, .jp-MarkdownCell .myst'));
     const text = md.map(el => el.innerText).join('\\n');
     const codeBlocks = Array.from(document.querySelectorAll('.jp-MarkdownCell pre'))
         .map(el => el.textContent);
-    const exercises = Array.from(document.querySelectorAll('.jp-MarkdownCell aside, .jp-MarkdownCell .admonition, .jp-MarkdownCell [class*="exercise"]'))
+    const exercises = Array.from(document.querySelectorAll(
+        '.jp-MarkdownCell aside, .jp-MarkdownCell .admonition, .jp-MarkdownCell [class*="exercise"]'))
         .filter(el => /Exercise/.test(el.textContent));
     const eqLinks = Array.from(document.querySelectorAll('.jp-MarkdownCell a'))
-        .filter(a => /gaussian-toy-eq-/.test(a.getAttribute('href') || '') || /^\\(?\\d+\\)?$/.test(a.textContent.trim()) && a.closest('.jp-MarkdownCell'));
+        .filter(a => /gaussian-toy-eq-/.test(a.getAttribute('href') || '') ||
+                     /^\\(?\\d+\\)?$/.test(a.textContent.trim()) && a.closest('.jp-MarkdownCell'));
     return {
         cells: md.length,
-        rawExercise: codeBlocks.filter(t => /\\{exercise\\}|:label:/.test(t)).length + (text.match(/\\{exercise\\}/g) || []).length,
+        rawExercise: codeBlocks.filter(t => /\\{exercise\\}|:label:/.test(t)).length +
+                     (text.match(/\\{exercise\\}/g) || []).length,
         rawEq: (text.match(/\\{eq\\}`/g) || []).length,
         exercises: exercises.length,
         eqLinks: eqLinks.length,
-        errors: document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] .ansi-red-fg, .jp-OutputArea-child .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]').length,
+        errors: document.querySelectorAll(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] .ansi-red-fg, ' +
+            '.jp-OutputArea-child .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]').length,
     };
 }"""
 
@@ -184,10 +205,12 @@ def test_gaussian_toy_in_jupyterlab(lab_url, tmp_path):
             _step("opening the chapter", t0)
             page.goto(f"{lab_url}lab/tree/{CHAPTER}?token={TOKEN}", wait_until="load")
             page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')")
-            page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus') !== null")
+            page.wait_for_function(
+                "() => document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus') !== null"
+            )
             page.wait_for_function(KERNEL_IDLE)
             accept_kernel = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-            if accept_kernel.count():             # "Select Kernel", should it ask anyway
+            if accept_kernel.count():  # "Select Kernel", should it ask anyway
                 accept_kernel.first.click()
             # Stored outputs and counts out of the way, so that a number means "ran here".
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
@@ -208,8 +231,8 @@ def test_gaussian_toy_in_jupyterlab(lab_url, tmp_path):
             for _ in range(10):
                 page.keyboard.press("ArrowRight")
             page.wait_for_function(
-                f"(before) => {{ const s = ({EXPLORER_STATE})(); return s && s.src !== before.src; }}",
-                arg=before)
+                f"(before) => {{ const s = ({EXPLORER_STATE})(); return s && s.src !== before.src; }}", arg=before
+            )
             after = page.evaluate(EXPLORER_STATE)
             assert after["value"] != before["value"], f"the t slider did not move: {before} -> {after}"
             assert after["readout"] != before["readout"], "the read-out line was not redrawn"

@@ -1,4 +1,5 @@
 """Independent ground truths (ddpm_ot_lib.references): quadrature, closed forms, one Gauss-Legendre rule."""
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -16,8 +17,13 @@ def test_gauss_legendre_integrates_polynomials_and_the_gaussian():
     assert np.sum(w * np.exp(-0.5 * y**2)) == pytest.approx(np.sqrt(2 * np.pi), rel=1e-14)
 
 
-@pytest.mark.parametrize("kw, message", [({"panels": 0, "nodes": 3}, r"^panels must be an integer >= 1"),
-                                         ({"panels": 2, "nodes": 1.5}, r"^nodes must be an integer >= 1")])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"panels": 0, "nodes": 3}, r"^panels must be an integer >= 1"),
+        ({"panels": 2, "nodes": 1.5}, r"^nodes must be an integer >= 1"),
+    ],
+)
 def test_gauss_legendre_bad_arguments(kw, message):
     with pytest.raises(ValueError, match=message):
         references.gauss_legendre(0.0, 1.0, **kw)
@@ -63,8 +69,9 @@ def test_mixture_reference_against_fokker_planck_ou_reference_2d():
 
 def test_mixture_reference_against_gaussian_mixture_closed_form_3d():
     """With the quartic term switched off Eq. (14) is a Gaussian mixture, whose p_t is explicit."""
-    dens = densities.mixture_density(3, 5, grid=ch.grid(-8, 8, 30, 3), quartic_range=(0.0, 0.0),
-                                     eig_range=(2.0, 4.0), centre_range=1.0)
+    dens = densities.mixture_density(
+        3, 5, grid=ch.grid(-8, 8, 30, 3), quartic_range=(0.0, 0.0), eig_range=(2.0, 4.0), centre_range=1.0
+    )
     P = dens.params
     x = np.random.default_rng(1).normal(size=(50, 3)) * 0.8
     for t in (0.1, 1.0, 5.0):
@@ -86,9 +93,17 @@ def test_tt_gaussian_reference_closed_form():
     assert np.allclose(references.reference_density(dens, x, 0.0), dens(x), rtol=1e-13, atol=0)
     t, h = 0.7, 1e-6
     _, grad = references.tt_gaussian_reference(dens.params, x, t, dens.norm_const, gradient=True)
-    fd = np.stack([(references.tt_gaussian_reference(dens.params, x + h * e, t, dens.norm_const)
-                    - references.tt_gaussian_reference(dens.params, x - h * e, t, dens.norm_const)) / (2 * h)
-                   for e in np.eye(7)], axis=1)
+    fd = np.stack(
+        [
+            (
+                references.tt_gaussian_reference(dens.params, x + h * e, t, dens.norm_const)
+                - references.tt_gaussian_reference(dens.params, x - h * e, t, dens.norm_const)
+            )
+            / (2 * h)
+            for e in np.eye(7)
+        ],
+        axis=1,
+    )
     assert np.abs(grad - fd).max() < 1e-7 * np.abs(fd).max()
     # and the exact TT solver on a grid fine enough for 1e-8 agrees with the closed form
     g = ch.grid(-8, 8, 60, 7)
@@ -112,6 +127,7 @@ def test_mixture_formula_gradient():
 
 # ----------------------------------------------------------------------------- the paper's family
 
+
 @pytest.mark.parametrize("d", [2, 3])
 def test_paper_mixture_formula_matches_the_density(d):
     dens = densities.random_density(d, 3, grid=ch.grid(-8, 8, 30, d))
@@ -133,6 +149,7 @@ def test_paper_mixture_reference_against_ou_reference_2d():
 
 
 # --- table: the references of the paper's family (densities.random_density(..., family="paper"))
+
 
 def test_paper_formula_on_grid_is_the_formula_at_every_node():
     dens = densities.random_density(3, 105, grid=ch.grid(-8, 8, 12, 3))
@@ -170,8 +187,10 @@ def test_interpolant_tt_reference_against_the_2d_quadrature(t):
 
 
 def test_paper_references_at_t0_are_the_formula():
-    for dens in (densities.random_density(2, 102, grid=ch.grid(-8, 8, 20, 2)),
-                 densities.paper_tt_density(3, 102, grid=ch.grid(-8, 8, 15, 3))):
+    for dens in (
+        densities.random_density(2, 102, grid=ch.grid(-8, 8, 20, 2)),
+        densities.paper_tt_density(3, 102, grid=ch.grid(-8, 8, 15, 3)),
+    ):
         x = np.random.default_rng(6).uniform(-2, 2, size=(10, dens.d))
         p, grad = references.reference_density(dens, x, 0.0, gradient=True)
         np.testing.assert_array_equal(p, dens(x))

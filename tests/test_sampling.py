@@ -4,6 +4,7 @@ Every statistical test uses a fixed seed, so it is deterministic; the thresholds
 ordinary significance levels (p > 0.01 for the right law), and the same tests are shown
 to reject a wrong law (p < 1e-4), so they can fail.
 """
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -72,7 +73,7 @@ def test_the_same_tests_reject_a_wrong_law(gaussian2):
     """Shifting the reference by 0.05 standard deviations, or rotating the bins, is detected."""
     _, _, x, _ = gaussian2
     assert stats.kstest(x[:, 0], stats.norm(MEAN[0] + 0.05, 1.0).cdf).pvalue < 1e-4
-    wrong = np.array([[1.0, 0.5], [0.5, 0.8]])   # correlation 0.56 instead of 0.67
+    wrong = np.array([[1.0, 0.5], [0.5, 0.8]])  # correlation 0.56 instead of 0.67
     white = (x - MEAN) @ np.linalg.inv(np.linalg.cholesky(wrong)).T
     edges = stats.norm.ppf(np.linspace(0, 1, 11))
     counts = np.histogram2d(white[:, 0], white[:, 1], bins=[edges, edges])[0].ravel()
@@ -94,13 +95,17 @@ def test_mixture_3d_marginals_projection_and_pair_bins(mixture3):
         assert stats.kstest(x[:, k], lambda v, k=k: _mixture3_cdf_1d(v, k)).pvalue > 0.01
         assert stats.kstest(x[:, k], lambda v, k=k: _mixture3_cdf_1d(v, k, 0.1)).pvalue < 1e-4
     v = np.array([1.0, -1.0, 0.5]) / 1.5
-    proj_cdf = lambda u: sum(w * stats.norm.cdf(u, mu @ v, np.sqrt((sd**2) @ v**2))  # noqa: E731
-                             for w, mu, sd in zip(W3, MU3, SD3))
+    proj_cdf = lambda u: sum(
+        w * stats.norm.cdf(u, mu @ v, np.sqrt((sd**2) @ v**2))  # noqa: E731
+        for w, mu, sd in zip(W3, MU3, SD3)
+    )
     assert stats.kstest(x @ v, proj_cdf).pvalue > 0.01
     # chi-square on 8 x 8 bins of (x1, x3): exact cell probabilities (diagonal components)
     edges = np.concatenate([[-np.inf], np.linspace(-2.5, 2.5, 7), [np.inf]])
-    probs = sum(w * np.outer(np.diff(stats.norm.cdf(edges, mu[0], sd[0])), np.diff(stats.norm.cdf(edges, mu[2], sd[2])))
-                for w, mu, sd in zip(W3, MU3, SD3)).ravel()
+    probs = sum(
+        w * np.outer(np.diff(stats.norm.cdf(edges, mu[0], sd[0])), np.diff(stats.norm.cdf(edges, mu[2], sd[2])))
+        for w, mu, sd in zip(W3, MU3, SD3)
+    ).ravel()
     counts = np.histogram2d(x[:, 0], x[:, 2], bins=[edges, edges])[0].ravel()
     assert stats.chisquare(counts, probs * x.shape[0]).pvalue > 0.01
 
@@ -133,7 +138,7 @@ def test_seeded_reproducible_continuous_and_in_the_box(gaussian2):
     c = sampling.tt_sample(Y, g, 300, seed=6)
     assert np.array_equal(a, b) and not np.allclose(a, c)
     assert a.shape == (300, 2) and np.all((a >= g.a) & (a <= g.b))
-    assert not np.any(np.isin(a[:, 0], g.nodes))          # not grid nodes
+    assert not np.any(np.isin(a[:, 0], g.nodes))  # not grid nodes
     # unnormalised input: the same law
     scaled = [G.copy() for G in Y]
     scaled[0] = scaled[0] * 7.5
@@ -150,29 +155,61 @@ def test_tt_coefficients_reproduce_the_interpolant(gaussian2):
     assert np.allclose(val, ch.tt_evaluate(Y, g, x), rtol=1e-12, atol=1e-15)
 
 
-def test_bad_input():
-    g = ch.grid(-8, 8, 20, 2)
-    Y = ch.tt_cross(lambda x: np.exp(-0.5 * (x**2).sum(1)), g)
-    with pytest.raises(ValueError, match="n must be"):
-        sampling.tt_sample(Y, g, 0)
-    with pytest.raises(ValueError, match="seed"):
-        sampling.tt_sample(Y, g, 5, seed=-1)
-    with pytest.raises(TypeError, match="Grid"):
-        sampling.tt_sample(Y, (-8, 8, 20, 2), 5)
-    with pytest.raises(ValueError, match="cores"):
-        sampling.tt_sample(Y, ch.grid(-8, 8, 20, 3), 5)
-    with pytest.raises(ValueError, match="nodes"):
-        sampling.tt_sample(Y, ch.grid(-8, 8, 21, 2), 5)
-    with pytest.raises(TypeError):
-        sampling.tt_sample("not a TT", g, 5)
-    negative = [-Y[0], Y[1]]
-    with pytest.raises(ValueError, match="not a density"):
-        sampling.tt_sample(negative, g, 5)
-    with pytest.raises(ValueError, match="table"):
-        sampling.tt_sample(Y, g, 5, table=5)
-    with pytest.raises(ValueError, match="coordinate index"):
-        sampling.tt_marginal(Y, g, 2, np.zeros(3))
-    with pytest.raises(ValueError, match="too many"):
-        sampling.grid_node_sample([np.ones((1, 400, 1))] * 3, ch.grid(-8, 8, 400, 3), 10)
-    with pytest.raises(ValueError, match="exceeds"):
-        sampling.grid_node_sample(Y, g, 401)
+_G20 = ch.grid(-8, 8, 20, 2)
+_Y20 = ch.tt_cross(lambda x: np.exp(-0.5 * (x**2).sum(1)), _G20)
+
+BAD_CALLS = [
+    (lambda: sampling.tt_sample(_Y20, _G20, 0), ValueError, r"^n must be an integer >= 1, got 0$"),
+    (
+        lambda: sampling.tt_sample(_Y20, _G20, 5, seed=-1),
+        ValueError,
+        r"^seed must be an integer >= 0 or a numpy Generator, got -1$",
+    ),
+    (
+        lambda: sampling.tt_sample(_Y20, (-8, 8, 20, 2), 5),
+        TypeError,
+        r"^grid must be a chebyshev\.Grid \(use chebyshev\.grid\(a, b, n, d\)\), got tuple$",
+    ),
+    (
+        lambda: sampling.tt_sample(_Y20, ch.grid(-8, 8, 20, 3), 5),
+        ValueError,
+        r"^Y has 2 cores but the grid has dimension d = 3$",
+    ),
+    (
+        lambda: sampling.tt_sample(_Y20, ch.grid(-8, 8, 21, 2), 5),
+        ValueError,
+        r"^every core of Y must have n = 21 grid nodes, got 20$",
+    ),
+    (
+        lambda: sampling.tt_sample("not a TT", _G20, 5),
+        TypeError,
+        r"^Y must be a tensor train: a non-empty list of 3-d cores, got str$",
+    ),
+    (
+        lambda: sampling.tt_sample([-_Y20[0], _Y20[1]], _G20, 5),
+        ValueError,
+        r"^the integral of the TT interpolant is -\d\.\d+ <= 0: Y is not a density$",
+    ),
+    (lambda: sampling.tt_sample(_Y20, _G20, 5, table=5), ValueError, r"^table must be >= 17, got 5$"),
+    (
+        lambda: sampling.tt_marginal(_Y20, _G20, 2, np.zeros(3)),
+        ValueError,
+        r"^k must be a coordinate index in \[0, 1\], got 2$",
+    ),
+    (
+        lambda: sampling.grid_node_sample([np.ones((1, 400, 1))] * 3, ch.grid(-8, 8, 400, 3), 10),
+        ValueError,
+        r"^the grid has 400\^3 nodes, too many to enumerate \(at most 1e7\)$",
+    ),
+    (
+        lambda: sampling.grid_node_sample(_Y20, _G20, 401),
+        ValueError,
+        r"^n = 401 exceeds the number of nodes with positive weight \(400\)$",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, pattern", BAD_CALLS, ids=[p for _, _, p in BAD_CALLS])
+def test_bad_input(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

@@ -1,4 +1,5 @@
 """ddpm_ot_lib.schedules: VP-SDE schedules, the time change to Eq. (8), DDIM as Euler."""
+
 import math
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_vp_velocity_is_eq9_times_half_beta():
 
 
 def test_ddim_step_in_sigma_is_euler():
-    eps = lambda y, s: schedules.eps_from_score(gauss_score(y, s), s)   # noqa: E731
+    eps = lambda y, s: schedules.eps_from_score(gauss_score(y, s), s)  # noqa: E731
     sig = np.array([0.4, 0.9])
     out = schedules.ddim_encode(X, eps, sig)
     a0, a1 = 1 / (1 + sig**2)
@@ -92,7 +93,7 @@ def test_ddim_step_in_sigma_is_euler():
 
 
 def test_ddim_converges_at_first_order():
-    eps = lambda y, s: schedules.eps_from_score(gauss_score(y, s), s)   # noqa: E731
+    eps = lambda y, s: schedules.eps_from_score(gauss_score(y, s), s)  # noqa: E731
     lin = schedules.linear()
     exact = gaussian.flow_map(X, 4.0, A, COV)
     errs = []
@@ -116,33 +117,47 @@ def test_fokker_planck_residual_small_for_the_solution_large_otherwise():
     x = np.random.default_rng(2).standard_normal((20, 2)) * 1.5
     args = (W, M, C)
     res = schedules.fokker_planck_residual(
-        x, 0.6, lambda y, s: gaussian.mixture_log_density(y, s, *args),
-        lambda y, s: gaussian.mixture_score(y, s, *args), lambda y, s: gaussian.mixture_hessian(y, s, *args))
+        x,
+        0.6,
+        lambda y, s: gaussian.mixture_log_density(y, s, *args),
+        lambda y, s: gaussian.mixture_score(y, s, *args),
+        lambda y, s: gaussian.mixture_hessian(y, s, *args),
+    )
     assert np.abs(res).max() < 1e-6
     frozen = schedules.fokker_planck_residual(
-        x, 0.6, lambda y, s: gaussian.mixture_log_density(y, 0.6, *args),
-        lambda y, s: gaussian.mixture_score(y, s, *args), lambda y, s: gaussian.mixture_hessian(y, s, *args))
+        x,
+        0.6,
+        lambda y, s: gaussian.mixture_log_density(y, 0.6, *args),
+        lambda y, s: gaussian.mixture_score(y, s, *args),
+        lambda y, s: gaussian.mixture_hessian(y, s, *args),
+    )
     assert np.abs(frozen).max() > 0.1
 
 
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: schedules.linear(0.0, 1.0), ValueError, r"^beta_min must be a finite number > 0"),
-    (lambda: schedules.linear(2.0, 1.0), ValueError, r"^beta_max must be >= beta_min"),
-    (lambda: schedules.cosine(-0.1), ValueError, r"^offset must be a finite number > 0"),
-    (lambda: schedules.cosine().s(1.0), ValueError, r"^t must lie in \[0, 1\) for the cosine schedule"),
-    (lambda: schedules.linear().beta(-0.5), ValueError, r"^t must lie in \[0, inf\) for the linear"),
-    (lambda: schedules.linear().t_of_s(-1.0), ValueError, r"^s must be >= 0"),
-    (lambda: schedules.s_of_sigma(-1.0), ValueError, r"^sigma must be >= 0"),
-    (lambda: schedules.score_from_eps(X, 0.0), ValueError, r"^s must be a finite number > 0"),
-    (lambda: schedules.vp_velocity(X, 0.1, gauss_score, "linear"), TypeError, r"^schedule must be a VPSchedule"),
-    (lambda: schedules.vp_velocity(X, 0.1, None, schedules.linear()), TypeError, r"^score must be callable"),
-    (lambda: schedules.encode_vp(X, gauss_score, schedules.linear(), 0.0), ValueError, r"^s_end must be"),
-    (lambda: schedules.ddim_encode(X, gauss_score, [0.5, 0.2]), ValueError, r"^sigmas must be a strictly"),
-    (lambda: schedules.ddim_encode(X, gauss_score, [0.5]), ValueError, r"^sigmas must be a strictly"),
-    (lambda: schedules.discretize(schedules.linear(), 0), ValueError, r"^T must be an integer >= 1"),
-    (lambda: schedules.fokker_planck_residual(X, 0.0, gauss_score, gauss_score, gauss_score),
-     ValueError, r"^ds must be <= s"),
-])
+@pytest.mark.parametrize(
+    "call, exc, pattern",
+    [
+        (lambda: schedules.linear(0.0, 1.0), ValueError, r"^beta_min must be a finite number > 0"),
+        (lambda: schedules.linear(2.0, 1.0), ValueError, r"^beta_max must be >= beta_min"),
+        (lambda: schedules.cosine(-0.1), ValueError, r"^offset must be a finite number > 0"),
+        (lambda: schedules.cosine().s(1.0), ValueError, r"^t must lie in \[0, 1\) for the cosine schedule"),
+        (lambda: schedules.linear().beta(-0.5), ValueError, r"^t must lie in \[0, inf\) for the linear"),
+        (lambda: schedules.linear().t_of_s(-1.0), ValueError, r"^s must be >= 0"),
+        (lambda: schedules.s_of_sigma(-1.0), ValueError, r"^sigma must be >= 0"),
+        (lambda: schedules.score_from_eps(X, 0.0), ValueError, r"^s must be a finite number > 0"),
+        (lambda: schedules.vp_velocity(X, 0.1, gauss_score, "linear"), TypeError, r"^schedule must be a VPSchedule"),
+        (lambda: schedules.vp_velocity(X, 0.1, None, schedules.linear()), TypeError, r"^score must be callable"),
+        (lambda: schedules.encode_vp(X, gauss_score, schedules.linear(), 0.0), ValueError, r"^s_end must be"),
+        (lambda: schedules.ddim_encode(X, gauss_score, [0.5, 0.2]), ValueError, r"^sigmas must be a strictly"),
+        (lambda: schedules.ddim_encode(X, gauss_score, [0.5]), ValueError, r"^sigmas must be a strictly"),
+        (lambda: schedules.discretize(schedules.linear(), 0), ValueError, r"^T must be an integer >= 1"),
+        (
+            lambda: schedules.fokker_planck_residual(X, 0.0, gauss_score, gauss_score, gauss_score),
+            ValueError,
+            r"^ds must be <= s",
+        ),
+    ],
+)
 def test_rejects(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()

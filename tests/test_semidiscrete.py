@@ -1,6 +1,7 @@
 """Tests of ddpm_ot_lib.semidiscrete: the SDOT solver against two ground truths (the exact
 1-D quantile map with its closed-form cell masses, and exact discrete OT by POT's network
 simplex), the stopping rule's cell masses on a fresh sample, and bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -51,7 +52,7 @@ def test_brenier_potential_is_convex_and_its_gradient_is_the_map():
     eps = 1e-6
     grad = np.stack([(u(x0 + eps * e) - u(x0 - eps * e)) / (2 * eps) for e in np.eye(2)], 1)
     inside = np.abs(grad - sd.sdot_map(x0, y, b)).max(1) < 1e-5
-    assert inside.mean() > 0.95          # all but points within 1e-6 of a cell boundary
+    assert inside.mean() > 0.95  # all but points within 1e-6 of a cell boundary
 
 
 def test_exact_1d_heights_give_equal_masses(targets_1d):
@@ -66,7 +67,7 @@ def test_exact_1d_heights_give_equal_masses(targets_1d):
 
 
 def test_exact_1d_masses_against_a_fine_grid(targets_1d):
-    b = np.random.default_rng(5).normal(size=20)            # arbitrary heights: some cells empty
+    b = np.random.default_rng(5).normal(size=20)  # arbitrary heights: some cells empty
     exact = sd.exact_cell_masses_1d(targets_1d, b)
     x = np.linspace(-8, 8, 400_001)[:, None]
     grid = np.bincount(sd.assign(x, targets_1d, b), weights=norm.pdf(x[:, 0]), minlength=20) * (x[1, 0] - x[0, 0])
@@ -105,18 +106,21 @@ def test_mass_error_floor_matches_the_simulated_exact_solution(targets_1d):
 _Y = np.random.default_rng(0).normal(size=(10, 2))
 
 
-@pytest.mark.parametrize("call, error, pattern", [
-    (lambda: sd.solve_sdot(_Y[:1]), ValueError, r"^targets must hold at least 2 points"),
-    (lambda: sd.solve_sdot(np.where(_Y > 1, np.nan, _Y)), ValueError, r"^targets must be finite"),
-    (lambda: sd.solve_sdot(_Y, tol=0.01, n_check=1000), ValueError, r"^tol = 0.01 cannot be certified"),
-    (lambda: sd.solve_sdot(_Y, batch=0), ValueError, r"^batch must be an integer >= 1"),
-    (lambda: sd.assign(_Y, _Y, np.zeros(9)), ValueError, r"^heights must have shape \(10,\)"),
-    (lambda: sd.assign(np.zeros((4, 3)), _Y, np.zeros(10)), ValueError, r"^x must have 2 columns"),
-    (lambda: sd.assign("points", _Y, np.zeros(10)), TypeError, r"^x must be an array of real numbers"),
-    (lambda: sd.topk_cells(_Y, _Y, np.zeros(10), k=11), ValueError, r"^k must be at most the number"),
-    (lambda: sd.exact_heights_1d(_Y), ValueError, r"^targets must have shape \(N, 1\)"),
-    (lambda: sd.exact_cell_masses_1d(_Y, np.zeros(10)), ValueError, r"^targets must have shape \(N, 1\)"),
-])
+@pytest.mark.parametrize(
+    "call, error, pattern",
+    [
+        (lambda: sd.solve_sdot(_Y[:1]), ValueError, r"^targets must hold at least 2 points"),
+        (lambda: sd.solve_sdot(np.where(_Y > 1, np.nan, _Y)), ValueError, r"^targets must be finite"),
+        (lambda: sd.solve_sdot(_Y, tol=0.01, n_check=1000), ValueError, r"^tol = 0.01 cannot be certified"),
+        (lambda: sd.solve_sdot(_Y, batch=0), ValueError, r"^batch must be an integer >= 1"),
+        (lambda: sd.assign(_Y, _Y, np.zeros(9)), ValueError, r"^heights must have shape \(10,\)"),
+        (lambda: sd.assign(np.zeros((4, 3)), _Y, np.zeros(10)), ValueError, r"^x must have 2 columns"),
+        (lambda: sd.assign("points", _Y, np.zeros(10)), TypeError, r"^x must be an array of real numbers"),
+        (lambda: sd.topk_cells(_Y, _Y, np.zeros(10), k=11), ValueError, r"^k must be at most the number"),
+        (lambda: sd.exact_heights_1d(_Y), ValueError, r"^targets must have shape \(N, 1\)"),
+        (lambda: sd.exact_cell_masses_1d(_Y, np.zeros(10)), ValueError, r"^targets must have shape \(N, 1\)"),
+    ],
+)
 def test_bad_input_is_rejected_with_the_argument_named(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()

@@ -1,7 +1,7 @@
 """ddpm_ot_lib.transport: exact discrete OT against brute force and SciPy's assignment
 solver; cyclical monotonicity, interpolation and 1-D tools against brute force, POT and
-closed forms; the optimality checks (Jacobian asymmetry, rotation controls, projection on
-gradient fields) against closed forms and exact identities."""
+closed forms. The optimality checks are tested in test_optimality.py."""
+
 import itertools
 
 import numpy as np
@@ -12,12 +12,10 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import norm
 
-from ddpm_ot_lib import counterexamples as cx
 from ddpm_ot_lib import gaussian, transport
 from tests.conftest import random_spd
 
 seeds = st.integers(0, 2**32 - 1)
-_QX, _QW = cx.quadrature_grid((-1, 1), 8, 2)   # a small rule for the bad-input calls
 
 
 def test_ot_cost_equals_brute_force_over_permutations(rng):
@@ -172,95 +170,31 @@ def test_gaussian_rotation_is_not_cyclically_monotone_on_a_large_sample(rng):
     assert gain > 0 and transport.relative_cost_error(x, z) > 0.01
 
 
-# ------------------------------------------------------------------ the optimality checks
-# (the Jacobian asymmetry, the rotation controls, the projection on gradient fields)
-
-
-def test_asymmetry_of_a_rotation_is_twice_the_sine():
-    for theta in [1e-6, 1e-3, 0.1, 0.5]:
-        R = transport.rotation_matrix(2, theta)
-        assert transport.jacobian_asymmetry(R[None])[0] == pytest.approx(2 * np.sin(theta), rel=1e-9)
-    assert transport.jacobian_asymmetry(np.zeros((1, 3, 3)))[0] == 0.0
-    sym = np.array([[[2.0, 1.0], [1.0, 3.0]]])
-    assert transport.jacobian_asymmetry(sym)[0] == 0.0
-    assert transport.symmetric_part_min_eigenvalue(sym)[0] == pytest.approx((5 - np.sqrt(5)) / 2)
-
-
-def test_rotation_control_is_orthogonal_and_rotates_the_jacobians(rng):
-    z, J = rng.normal(size=(5, 3)), rng.normal(size=(5, 3, 3))
-    zr, Jr = transport.rotation_control(z, 0.3, plane=(0, 2), J=J)
-    R = transport.rotation_matrix(3, 0.3, plane=(0, 2))
-    assert np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0)
-    assert np.allclose(np.linalg.norm(zr, axis=1), np.linalg.norm(z, axis=1))
-    assert np.allclose(Jr, R @ J) and np.allclose(zr[:, 1], z[:, 1])
-
-
-def test_gradient_projection_is_exact_for_gradients_and_sees_a_rotation_field(rng):
-    # mu = N(0, I) by quadrature; a gradient field has residual ~0, the field S x + theta A x
-    # has residual theta |A x| / |S x + theta A x| exactly (A x is L2(gamma)-orthogonal to gradients)
-    nodes, w = cx.quadrature_grid((-8, 8), 48, 2)
-    w = w * np.exp(-0.5 * (nodes**2).sum(axis=1)) / (2 * np.pi)
-    grad = np.column_stack([nodes[:, 0] + 0.3 * nodes[:, 0] ** 3, 2 * nodes[:, 1] + nodes[:, 0] ** 0])
-    assert transport.gradient_projection(nodes, grad, w, (-8, 8), degree=6)["residual"] < 1e-10
-    S = np.array([[2.0, 0.5], [0.5, 1.0]])
-    A = np.array([[0.0, -1.0], [1.0, 0.0]])
-    for theta in [1e-3, 0.1]:
-        field = nodes @ (S + theta * A).T
-        expected = np.sqrt((w * ((theta * nodes @ A.T) ** 2).sum(1)).sum() / (w * (field**2).sum(1)).sum())
-        out = transport.gradient_projection(nodes, field, w, (-8, 8), degree=6)
-        assert out["residual"] == pytest.approx(expected, rel=1e-6)
-        assert out["min_hessian_eig"] == pytest.approx(np.linalg.eigvalsh(S).min(), rel=1e-6)
-
-
-def test_map_distance_and_detection_threshold():
-    z = np.array([[3.0, 4.0], [0.0, 5.0]])
-    assert transport.map_distance(z, z) == 0.0
-    assert transport.map_distance(z + [0.0, 0.5], z) == pytest.approx(0.1)
-    thetas = np.array([1e-3, 1e-2, 1e-1, 1.0])
-    assert transport.detection_threshold(thetas, [0.0, 5.0, 1.0, 9.0], baseline=1.0) == 1.0
-    assert transport.detection_threshold(thetas, [0.0, 5.0, 3.0, 9.0], baseline=1.0) == 1e-2
-    assert transport.detection_threshold(thetas, [0, 0, 0, 1e-13], baseline=0.0, floor=1e-12) is None
-    assert transport.detection_threshold(thetas, [3.0, 3.0, 3.0, 3.0], baseline=1.0) == 1e-3
-
-
 BAD_CALLS = [
     (r"^x1 must have 2 columns", lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((3, 3)))),
-    (r"^x0 and x1 must hold the same number of points",
-     lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((4, 2)))),
-    (r"^x0 must be finite",
-     lambda: transport.relative_cost_error(np.full((3, 2), np.nan), np.zeros((3, 2)))),
+    (r"^x0 and x1 must hold the same number of points", lambda: transport.ot_cost(np.zeros((3, 2)), np.zeros((4, 2)))),
+    (r"^x0 must be finite", lambda: transport.relative_cost_error(np.full((3, 2), np.nan), np.zeros((3, 2)))),
     (r"^x0 must have shape \(n, d\)", lambda: transport.pairing_cost(np.zeros(3), np.zeros(3))),
-    (r"^x0 and x1 coincide",
-     lambda: transport.relative_cost_error(np.ones((3, 2)), np.ones((3, 2)))),
-    (r"^cycle must be a 1-D array of distinct indices",
-     lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 0])),
-    (r"^cycle indices must lie in \[0, 3\)",
-     lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 5])),
-    (r"^s must lie in \[0, 1\]",
-     lambda: transport.displacement_interpolation(np.zeros((3, 2)), np.ones((3, 2)), [0.0, 1.5])),
+    (r"^x0 and x1 coincide", lambda: transport.relative_cost_error(np.ones((3, 2)), np.ones((3, 2)))),
+    (
+        r"^cycle must be a 1-D array of distinct indices",
+        lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 0]),
+    ),
+    (r"^cycle indices must lie in \[0, 3\)", lambda: transport.cycle_gain(np.zeros((3, 2)), np.ones((3, 2)), [0, 5])),
+    (
+        r"^s must lie in \[0, 1\]",
+        lambda: transport.displacement_interpolation(np.zeros((3, 2)), np.ones((3, 2)), [0.0, 1.5]),
+    ),
     (r"^paths must have shape \(m, n, d\)", lambda: transport.kinetic_energy(np.zeros((1, 3, 2)), [0.0])),
-    (r"^times must be strictly increasing",
-     lambda: transport.kinetic_energy(np.zeros((3, 3, 2)), [0.0, 0.5, 0.5])),
+    (r"^times must be strictly increasing", lambda: transport.kinetic_energy(np.zeros((3, 3, 2)), [0.0, 0.5, 0.5])),
     (r"^paths must be finite", lambda: transport.path_length(np.full((3, 3, 2), np.nan))),
     (r"^cdf must be callable", lambda: transport.quantile_map_1d(np.zeros((3, 1)), "norm")),
-    (r"^cdf\(x\) must return one value in \[0, 1\]",
-     lambda: transport.quantile_map_1d(np.zeros((3, 1)), lambda y: 2.0 + y[:, 0])),
+    (
+        r"^cdf\(x\) must return one value in \[0, 1\]",
+        lambda: transport.quantile_map_1d(np.zeros((3, 1)), lambda y: 2.0 + y[:, 0]),
+    ),
     (r"^x must have 1 columns", lambda: transport.quantile_map_1d(np.zeros((3, 2)), norm.cdf)),
     (r"^best_swap needs at least two pairs", lambda: transport.best_swap(np.zeros((1, 2)), np.ones((1, 2)))),
-    (r"^plane must be two distinct axes", lambda: transport.rotation_matrix(3, 0.1, plane=(1, 1))),
-    (r"^d must be an integer >= 2", lambda: transport.rotation_matrix(1, 0.1)),
-    (r"^J must have shape \(5, 3, 3\)",
-     lambda: transport.rotation_control(np.zeros((5, 3)), 0.1, J=np.zeros((2, 3, 3)))),
-    (r"^J must have shape \(n, d, d\)", lambda: transport.jacobian_asymmetry(np.zeros((3, 2)))),
-    (r"^J must be finite", lambda: transport.symmetric_part_min_eigenvalue(np.full((1, 2, 2), np.nan))),
-    (r"^weights must be finite, >= 0", lambda: transport.gradient_projection(_QX, _QX, -_QW, (-1, 1))),
-    (r"^the nodes x must lie in the box", lambda: transport.gradient_projection(_QX, _QX, _QW, (-0.5, 0.5))),
-    (r"^degree must be an integer >= 2",
-     lambda: transport.gradient_projection(_QX, _QX, _QW, (-1, 1), degree=1)),
-    (r"^basis must be 'tensor' or 'total'",
-     lambda: transport.gradient_projection(_QX, _QX, _QW, (-1, 1), degree=3, basis="spline")),
-    (r"^values must have one entry per theta",
-     lambda: transport.detection_threshold([1e-3, 1e-2, 1e-1, 1.0], [1.0], baseline=0.0)),
 ]
 
 

@@ -18,6 +18,7 @@ their .md source. Other builders (singlehtml, latex) are left alone.
 Enabled in _config.yml (``sphinx: local_extensions: {md_downloads: book/_ext}``);
 checked by tests/test_editions.py.
 """
+
 from pathlib import Path
 
 import jupytext

@@ -17,6 +17,7 @@ sources); it only acts for the "singlehtml" builder. Two fixes:
    added as well (the state of each notebook as its own script tag, which
    @jupyter-widgets/html-manager renders one by one; the manager scripts once).
 """
+
 from sphinx.application import Sphinx
 
 __version__ = "1.0"

@@ -1,7 +1,7 @@
 """The sweeps of the chapter book/dpm_ot.ipynb: every sampler against the NFE, one file.
 
-    .venv/bin/python scripts/dpm_ot_sweeps.py                  # everything (--jobs 2: ~20 min, loaded)
-    .venv/bin/python scripts/dpm_ot_sweeps.py --only 8gaussians --quick --out /tmp/x   # a smoke test
+    .venv/bin/python runs/dpm_ot_sweeps.py                  # everything (--jobs 2: ~20 min, loaded)
+    .venv/bin/python runs/dpm_ot_sweeps.py --only 8gaussians --quick --out /tmp/x   # a smoke test
 
 Two scales, the same protocol:
 
@@ -33,9 +33,10 @@ target methods is run; for digits the target methods run at 10 and 100 NFE only,
 one landing step, reusing the sweep file's SDOT solves of the same targets.
 
 Everything is seeded; one torch thread. Results go to <out>/dpm_ot_sweeps.json, written
-to a temporary file and moved into place (os.replace). --jobs 2 runs the three
+atomically (ddpm_ot_lib._io.atomic_write). --jobs 2 runs the three
 experiments in parallel processes (joblib).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,15 @@ import numpy as np
 import torch
 
 from ddpm_ot_lib import datasets, diffusion, metrics, semidiscrete
+from ddpm_ot_lib._io import atomic_write
 from ddpm_ot_lib import expressway as ex
 
 ROOT = Path(__file__).resolve().parents[1]
 NFES = [1, 2, 5, 10, 20, 50, 100, 1000]
 METHODS = list(ex.METHODS)
-LANDINGS = [9, 99, 999]                         # t_land for DPM-OT with 10 DDIM steps
+LANDINGS = [9, 99, 999]  # t_land for DPM-OT with 10 DDIM steps
 TARGET_METHODS = ("dpm-ot", "dpm-ot-ddpm", "dpm-ot-singular", "uniform-target", "voronoi-target")
-MAX_NFE_CONTROLS = 50                           # above it only DPM-OT itself (time)
+MAX_NFE_CONTROLS = 50  # above it only DPM-OT itself (time)
 # digits: the SDOT solve (N = 1257 points in 64-D) takes minutes on the loaded machine,
 # so the target methods run at 10 and 100 NFE only, with one landing step, and the solve
 # is reused from the sweep file when it holds the same solve (see cached_solve)
@@ -71,13 +73,13 @@ TRAIN_DIGITS = dict(batch_size=128, lr=1e-3, ema=0.999)
 # 3-5 %; the image chapter's digits model (4000 steps) left 22 % unclassified (data: 5 %).
 STEPS = {"8gaussians": 8000, "25gaussians": 24000, "digits": 16000}
 N_TRAIN_2D = 1000
-SEEDS = {"8gaussians": 11, "25gaussians": 12, "digits": 13}   # model, data, z (torch) and SDOT seeds
-TARGET_SEED = 500                              # + SEEDS[kind]: the noises of the diffused targets
+SEEDS = {"8gaussians": 11, "25gaussians": 12, "digits": 13}  # model, data, z (torch) and SDOT seeds
+TARGET_SEED = 500  # + SEEDS[kind]: the noises of the diffused targets
 SDOT = dict(tol=0.3, batch=4096, max_iter=8000)
-N_FRESH = 1_000_000                            # fresh prior sample that re-measures the cell masses
-N_FRESH_10 = 10_000_000                        # ... and at M = 10, ten times more
-QUANT_N = [125, 250, 500, 1000]                # N for the quantisation term
-N_SAMPLES_2D = 1000                            # samples per measurement in 2-D (was 2000)
+N_FRESH = 1_000_000  # fresh prior sample that re-measures the cell masses
+N_FRESH_10 = 10_000_000  # ... and at M = 10, ten times more
+QUANT_N = [125, 250, 500, 1000]  # N for the quantisation term
+N_SAMPLES_2D = 1000  # samples per measurement in 2-D (was 2000)
 JSON_NAME = "dpm_ot_sweeps.json"
 
 
@@ -96,12 +98,6 @@ def _r(v, digits=4):
     return v
 
 
-def atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------------- models
 def _train_or_load(path: Path, recipe: dict, arch: dict, data: torch.Tensor, retrain: bool, progress: bool):
     """The DDPM of ``recipe`` at ``path``: reused when the file's recipe matches, else trained."""
@@ -112,14 +108,28 @@ def _train_or_load(path: Path, recipe: dict, arch: dict, data: torch.Tensor, ret
     seed = recipe.get("seed", recipe.get("data_seed"))
     model = diffusion.EpsMLP(data.shape[1], seed=seed, **arch)
     start = time.perf_counter()
-    losses = diffusion.train(model, data, recipe.get("steps_done", recipe["steps"]), batch_size=recipe["batch_size"], lr=recipe["lr"],
-                             ema=recipe["ema"], seed=seed, progress=progress, desc=path.stem)
-    meta = dict(recipe=recipe, seconds=round(time.perf_counter() - start, 1),
-                load_average=[round(v, 2) for v in os.getloadavg()],
-                final_loss=float(losses[-200:].mean()), parameters=sum(p.numel() for p in model.parameters()),
-                checksum=diffusion.state_checksum(model), torch=str(torch.__version__))
+    losses = diffusion.train(
+        model,
+        data,
+        recipe.get("steps_done", recipe["steps"]),
+        batch_size=recipe["batch_size"],
+        lr=recipe["lr"],
+        ema=recipe["ema"],
+        seed=seed,
+        progress=progress,
+        desc=path.stem,
+    )
+    meta = dict(
+        recipe=recipe,
+        seconds=round(time.perf_counter() - start, 1),
+        load_average=[round(v, 2) for v in os.getloadavg()],
+        final_loss=float(losses[-200:].mean()),
+        parameters=sum(p.numel() for p in model.parameters()),
+        checksum=diffusion.state_checksum(model),
+        torch=str(torch.__version__),
+    )
     diffusion.save_model(model, path, metadata=meta)
-    return diffusion.load_model(path, return_metadata=True)     # float16-rounded, as the chapter sees it
+    return diffusion.load_model(path, return_metadata=True)  # float16-rounded, as the chapter sees it
 
 
 def training_set(kind: str) -> torch.Tensor:
@@ -135,10 +145,11 @@ def load_or_train(kind: str, out: Path, retrain: bool, progress: bool, quick: bo
     if kind == "digits":
         arch = ARCH_DIGITS
         recipe = dict(data=kind, n_train=1257, seed=SEEDS[kind], steps=steps, **TRAIN_DIGITS, arch=arch)
-    else:       # the recipe format of the committed 2-D files (so that they are reused)
+    else:  # the recipe format of the committed 2-D files (so that they are reused)
         arch = ARCH_2D
-        recipe = dict(data=kind, n_train=N_TRAIN_2D, data_seed=SEEDS[kind], steps=STEPS[kind], **TRAIN_2D,
-                      steps_done=steps)
+        recipe = dict(
+            data=kind, n_train=N_TRAIN_2D, data_seed=SEEDS[kind], steps=STEPS[kind], **TRAIN_2D, steps_done=steps
+        )
     x_train = training_set(kind)
     model, meta = _train_or_load(out / f"dpm_ot_ddpm_{kind}.pt", recipe, arch, x_train, retrain, progress)
     return model, x_train, dict(meta, file=f"book/data/dpm_ot_ddpm_{kind}.pt")
@@ -148,10 +159,18 @@ def load_or_train(kind: str, out: Path, retrain: bool, progress: bool, quick: bo
 def solve(y, seed, n_fresh=N_FRESH):
     res = semidiscrete.solve_sdot(y, seed=seed, **SDOT)
     fresh = semidiscrete.cell_masses(y, res.heights, n=n_fresh, seed=seed + 100)
-    info = dict(N=int(y.shape[0]), error_check=res.error, floor_check=res.floor, converged=bool(res.converged),
-                iterations=res.iterations, seconds=res.seconds, error_fresh=semidiscrete.mass_error(fresh),
-                floor_fresh=semidiscrete.mass_error_floor(y.shape[0], n_fresh), n_fresh=n_fresh,
-                tv_fresh=float(0.5 * np.abs(fresh - 1.0 / y.shape[0]).sum()))
+    info = dict(
+        N=int(y.shape[0]),
+        error_check=res.error,
+        floor_check=res.floor,
+        converged=bool(res.converged),
+        iterations=res.iterations,
+        seconds=res.seconds,
+        error_fresh=semidiscrete.mass_error(fresh),
+        floor_fresh=semidiscrete.mass_error_floor(y.shape[0], n_fresh),
+        n_fresh=n_fresh,
+        tv_fresh=float(0.5 * np.abs(fresh - 1.0 / y.shape[0]).sum()),
+    )
     return res, info
 
 
@@ -173,8 +192,15 @@ def quantisation(kind: str, seed: int) -> list:
     sched = diffusion.linear_schedule(1000)
     rows = []
     for N in QUANT_N:
-        y = [ex.diffused_targets(datasets.sample_mixture(kind, N, seed=seed + 7000 + 10 * N + i)[0], 9, sched,
-                                 seed=seed + 8000 + 10 * N + i) for i in range(3)]
+        y = [
+            ex.diffused_targets(
+                datasets.sample_mixture(kind, N, seed=seed + 7000 + 10 * N + i)[0],
+                9,
+                sched,
+                seed=seed + 8000 + 10 * N + i,
+            )
+            for i in range(3)
+        ]
         rows.append(dict(N=N, w2=metrics.w2(y[0], y[1]), w2_repeat=metrics.w2(y[0], y[2])))
     return rows
 
@@ -197,12 +223,21 @@ def run(kind: str, out: Path, quick: bool, retrain: bool, progress: bool) -> dic
 
         def measure(x):
             cs = metrics.class_stats(clf, x)
-            return dict(sw2=metrics.sliced_w2(x, x_ref, seed=seed), mixture=cs["mixture"], coverage=cs["coverage"],
-                        n=int(x.shape[0]), **metrics.memorisation(x, x_train, fresh))
+            return dict(
+                sw2=metrics.sliced_w2(x, x_ref, seed=seed),
+                mixture=cs["mixture"],
+                coverage=cs["coverage"],
+                n=int(x.shape[0]),
+                **metrics.memorisation(x, x_train, fresh),
+            )
 
-        ref = dict(classifier="LogisticRegression(C=0.1) on the training split", test_accuracy=acc,
-                   test=measure(x_ref), train=measure(x_train),
-                   sw2_floor_train_vs_test=metrics.sliced_w2(x_train, x_ref, seed=seed))
+        ref = dict(
+            classifier="LogisticRegression(C=0.1) on the training split",
+            test_accuracy=acc,
+            test=measure(x_ref),
+            train=measure(x_train),
+            sw2_floor_train_vs_test=metrics.sliced_w2(x_train, x_ref, seed=seed),
+        )
     else:
         means, sigma = datasets.mixture(kind)
         n = N_SAMPLES_2D
@@ -211,12 +246,21 @@ def run(kind: str, out: Path, quick: bool, retrain: bool, progress: bool) -> dic
 
         def measure(x):
             ms = metrics.mode_stats(x, means, sigma)
-            return dict(w2=metrics.w2(x, x_ref[:x.shape[0]]), mixture=ms["mixture"], coverage=ms["coverage"],
-                        n=int(x.shape[0]), **metrics.memorisation(x, x_train, fresh))
+            return dict(
+                w2=metrics.w2(x, x_ref[: x.shape[0]]),
+                mixture=ms["mixture"],
+                coverage=ms["coverage"],
+                n=int(x.shape[0]),
+                **metrics.memorisation(x, x_train, fresh),
+            )
 
         floors = [metrics.w2(datasets.sample_mixture(kind, n, seed=seed + 2000 + i)[0], x_ref) for i in range(3)]
-        ref = dict(w2_floor_mean=float(np.mean(floors)), w2_floor_sd=float(np.std(floors, ddof=1)),
-                   true=measure(datasets.sample_mixture(kind, n, seed=seed + 3000)[0]), train=measure(x_train[:n]))
+        ref = dict(
+            w2_floor_mean=float(np.mean(floors)),
+            w2_floor_sd=float(np.std(floors, ddof=1)),
+            true=measure(datasets.sample_mixture(kind, n, seed=seed + 3000)[0]),
+            train=measure(x_train[:n]),
+        )
     schedule = model.schedule
     curves = {m: [] for m in METHODS}
     sdot_rows, heights, solved = [], {}, {}
@@ -242,9 +286,15 @@ def run(kind: str, out: Path, quick: bool, retrain: bool, progress: bool) -> dic
         for method in TARGET_METHODS if nfe <= MAX_NFE_CONTROLS else ("dpm-ot",):
             t0 = time.perf_counter()
             x, info = ex.generate(model, method, nfe, n, seed=seed, targets=y, heights=res.heights)
-            curves[method].append(dict(nfe=info["nfe"], seconds=time.perf_counter() - t0, **measure(x),
-                                       duplicate_share=metrics.duplicate_share(info["index"]),
-                                       distinct_targets=int(np.unique(info["index"]).size)))
+            curves[method].append(
+                dict(
+                    nfe=info["nfe"],
+                    seconds=time.perf_counter() - t0,
+                    **measure(x),
+                    duplicate_share=metrics.duplicate_share(info["index"]),
+                    distinct_targets=int(np.unique(info["index"]).size),
+                )
+            )
     landing_rows = []
     for t_land in landings:
         if t_land in solved:
@@ -253,20 +303,43 @@ def run(kind: str, out: Path, quick: bool, retrain: bool, progress: bool) -> dic
             y = ex.diffused_targets(x_train, t_land, schedule, seed=seed + TARGET_SEED)
             res, info_ot = solve(y, seed)
         x, info = ex.generate(model, "dpm-ot", 10, n, seed=seed, targets=y, heights=res.heights, t_land=t_land)
-        landing_rows.append(dict(t_land=t_land, nfe=info["nfe"], sdot_seconds=info_ot["seconds"],
-                                 sdot_error_fresh=info_ot["error_fresh"], **measure(x),
-                                 duplicate_share=metrics.duplicate_share(info["index"])))
+        landing_rows.append(
+            dict(
+                t_land=t_land,
+                nfe=info["nfe"],
+                sdot_seconds=info_ot["seconds"],
+                sdot_error_fresh=info_ot["error_fresh"],
+                **measure(x),
+                duplicate_share=metrics.duplicate_share(info["index"]),
+            )
+        )
     quant = quantisation(kind, seed) if kind == "8gaussians" and not quick else []
-    return dict(kind=kind, n_samples=n, n_train=int(x_train.shape[0]), seed=seed, target_seed=seed + TARGET_SEED,
-                model=meta, reference=ref, curves=curves, sdot=sdot_rows, landing=landing_rows,
-                quantisation=quant, heights_M=heights, seconds=time.perf_counter() - start,
-                load_average=[round(v, 2) for v in os.getloadavg()])
+    return dict(
+        kind=kind,
+        n_samples=n,
+        n_train=int(x_train.shape[0]),
+        seed=seed,
+        target_seed=seed + TARGET_SEED,
+        model=meta,
+        reference=ref,
+        curves=curves,
+        sdot=sdot_rows,
+        landing=landing_rows,
+        quantisation=quant,
+        heights_M=heights,
+        seconds=time.perf_counter() - start,
+        load_average=[round(v, 2) for v in os.getloadavg()],
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", default=["8gaussians", "25gaussians", "digits"],
-                        choices=["8gaussians", "25gaussians", "digits"])
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=["8gaussians", "25gaussians", "digits"],
+        choices=["8gaussians", "25gaussians", "digits"],
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "book" / "data")
     parser.add_argument("--quick", action="store_true", help="few NFE values, short training (smoke test)")
     parser.add_argument("--retrain", action="store_true", help="retrain the models even if their files exist")
@@ -278,24 +351,40 @@ def main(argv=None):
     if args.jobs > 1:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=args.jobs)(delayed(run)(k, args.out, args.quick, args.retrain, False)
-                                             for k in args.only)
+        results = Parallel(n_jobs=args.jobs)(
+            delayed(run)(k, args.out, args.quick, args.retrain, False) for k in args.only
+        )
     else:
         results = [run(k, args.out, args.quick, args.retrain, True) for k in args.only]
     path = args.out / JSON_NAME
     table = json.loads(path.read_text()) if path.exists() and not args.quick else {}
     for res in results:
-        table[res["kind"]] = _r(res) | {"heights_M": res["heights_M"]}     # heights at full precision
-    table["meta"] = dict(command="python scripts/dpm_ot_sweeps.py",
-                         last_run=dict(only=args.only, quick=args.quick, retrain=args.retrain, jobs=args.jobs),
-                         nfes=NFES, methods=METHODS, max_nfe_controls=MAX_NFE_CONTROLS,
-                         target_nfes=TARGET_NFES, landings_of=LANDINGS_OF, sdot=SDOT, n_fresh=N_FRESH, n_fresh_10=N_FRESH_10,
-                         arch_2d=ARCH_2D, arch_digits=ARCH_DIGITS, train_2d=TRAIN_2D, train_digits=TRAIN_DIGITS,
-                         steps=STEPS, landings=LANDINGS, quant_n=QUANT_N,
-                         torch=str(torch.__version__), machine=platform.machine(), threads=1,
-                         load_average=[round(v, 2) for v in os.getloadavg()],
-                         seconds=round(time.perf_counter() - start, 1))
-    atomic_json(path, dict(sorted(table.items())))
+        table[res["kind"]] = _r(res) | {"heights_M": res["heights_M"]}  # heights at full precision
+    table["meta"] = dict(
+        command="python runs/dpm_ot_sweeps.py",
+        last_run=dict(only=args.only, quick=args.quick, retrain=args.retrain, jobs=args.jobs),
+        nfes=NFES,
+        methods=METHODS,
+        max_nfe_controls=MAX_NFE_CONTROLS,
+        target_nfes=TARGET_NFES,
+        landings_of=LANDINGS_OF,
+        sdot=SDOT,
+        n_fresh=N_FRESH,
+        n_fresh_10=N_FRESH_10,
+        arch_2d=ARCH_2D,
+        arch_digits=ARCH_DIGITS,
+        train_2d=TRAIN_2D,
+        train_digits=TRAIN_DIGITS,
+        steps=STEPS,
+        landings=LANDINGS,
+        quant_n=QUANT_N,
+        torch=str(torch.__version__),
+        machine=platform.machine(),
+        threads=1,
+        load_average=[round(v, 2) for v in os.getloadavg()],
+        seconds=round(time.perf_counter() - start, 1),
+    )
+    atomic_write(path, json.dumps(dict(sorted(table.items())), indent=1) + "\n")
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
 
 

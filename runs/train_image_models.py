@@ -1,7 +1,7 @@
 """Train every model of the chapter book/image_latents.ipynb on one CPU thread.
 
-    .venv/bin/python scripts/train_image_models.py                 # all ten models
-    .venv/bin/python scripts/train_image_models.py --only digits04 --steps 300 --out /tmp/x
+    .venv/bin/python runs/train_image_models.py                 # all ten models
+    .venv/bin/python runs/train_image_models.py --only digits04 --steps 300 --out /tmp/x
 
 Models (ddpm_ot_lib.diffusion.EpsMLP, residual MLPs on flattened images, unless said):
   digits04, digits59  scikit-learn digits 0-4 / 5-9, training split (the paper's
@@ -25,6 +25,7 @@ metadata; written to a temporary file and moved into place) and its metadata
 <out>/ddpm_image_models.json. Every random draw is seeded; with one torch thread a
 rerun on the same machine reproduces the weights bit for bit (compare checksums).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ from pathlib import Path
 import torch
 
 from ddpm_ot_lib import cvae, datasets, diffusion
+from ddpm_ot_lib._io import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,8 +53,9 @@ MODELS = {
     "digits_seed": dict(data="digits", groups=None, steps=4000, seed=6),
     "digits_conv": dict(data="digits", groups=None, steps=2500, seed=7, kind="conv"),
     "digits_cond": dict(data="digits", groups=None, steps=4000, seed=8, kind="cond"),
-    "digits04to59": dict(data="digits", groups=[5, 6, 7, 8, 9], steps=1500, seed=9, kind="finetune",
-                         base="digits04", lr=3e-4),
+    "digits04to59": dict(
+        data="digits", groups=[5, 6, 7, 8, 9], steps=1500, seed=9, kind="finetune", base="digits04", lr=3e-4
+    ),
     "cvae_digits": dict(data="digits", groups=None, steps=4000, seed=10, kind="cvae"),
 }
 CONV = dict(shape=(8, 8, 1), channels=16, depth=2, emb=64, T=1000, beta_start=1e-4, beta_end=0.02)
@@ -86,8 +89,7 @@ def build_and_train(spec: dict, x, y, out: Path, steps: int, progress: bool, nam
     else:
         model = diffusion.EpsMLP(x.shape[1], seed=seed, classes=10 if kind == "cond" else 0, **ARCH)
     labels = y if kind == "cond" else None
-    losses = diffusion.train(model, x, steps, seed=seed, progress=progress, desc=name, labels=labels,
-                             **optim)
+    losses = diffusion.train(model, x, steps, seed=seed, progress=progress, desc=name, labels=labels, **optim)
     return model, losses, optim
 
 
@@ -98,14 +100,28 @@ def train_one(name: str, out: Path, steps: int | None = None, progress: bool = T
     start = time.perf_counter()
     model, losses, optim = build_and_train(spec, x, y, out, steps, progress, name)
     seconds = time.perf_counter() - start
-    meta = dict(name=name, data=spec["data"], groups=spec.get("groups"), image=spec.get("image"),
-                kind=spec.get("kind", "mlp"), base=spec.get("base"), class_name=type(model).__name__,
-                n_train=int(x.shape[0]), dim=int(x.shape[1]), steps=int(steps), seed=spec["seed"],
-                **optim, seconds=round(seconds, 1), final_loss=float(losses[-200:].mean()),
-                parameters=sum(p.numel() for p in model.parameters()),
-                torch=str(torch.__version__), threads=torch.get_num_threads(), machine=platform.machine(),
-                load_average=round(os.getloadavg()[0], 2),
-                checksum=diffusion.state_checksum(model))
+    meta = dict(
+        name=name,
+        data=spec["data"],
+        groups=spec.get("groups"),
+        image=spec.get("image"),
+        kind=spec.get("kind", "mlp"),
+        base=spec.get("base"),
+        class_name=type(model).__name__,
+        n_train=int(x.shape[0]),
+        dim=int(x.shape[1]),
+        steps=int(steps),
+        seed=spec["seed"],
+        **optim,
+        seconds=round(seconds, 1),
+        final_loss=float(losses[-200:].mean()),
+        parameters=sum(p.numel() for p in model.parameters()),
+        torch=str(torch.__version__),
+        threads=torch.get_num_threads(),
+        machine=platform.machine(),
+        load_average=round(os.getloadavg()[0], 2),
+        checksum=diffusion.state_checksum(model),
+    )
     diffusion.save_model(model, model_path(out, name), metadata=meta)
     return meta
 
@@ -114,9 +130,7 @@ def write_json(out: Path, metas: list[dict]) -> None:
     path = out / JSON_NAME
     table = json.loads(path.read_text()) if path.exists() else {}
     table.update({m["name"]: m for m in metas})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(dict(sorted(table.items())), indent=1) + "\n")
 
 
 def main(argv=None) -> None:
@@ -134,8 +148,11 @@ def main(argv=None) -> None:
         meta = train_one(name, args.out, steps=args.steps, progress=not args.no_progress)
         metas.append(meta)
         write_json(args.out, metas)
-        print(f"{name:9s} {meta['n_train']:5d} images, {meta['steps']} steps, {meta['seconds']:6.1f} s, "
-              f"loss {meta['final_loss']:.4f} -> {model_path(args.out, name)}", flush=True)
+        print(
+            f"{name:9s} {meta['n_train']:5d} images, {meta['steps']} steps, {meta['seconds']:6.1f} s, "
+            f"loss {meta['final_loss']:.4f} -> {model_path(args.out, name)}",
+            flush=True,
+        )
     print(f"total {time.perf_counter() - total:.1f} s")
 
 
