@@ -17,7 +17,9 @@ It also checks that the launch buttons' repository URL is written in one place.
 
 Slow (the install dominates; the run prints each phase's time): marker `binder`, a stage
 of its own in scripts/run_tests.sh. pip uses whatever index the machine is configured
-with (PIP_INDEX_URL, pip.conf); an index that cannot be reached is not retried.
+with (PIP_INDEX_URL, pip.conf). A request that fails is retried 3 times (pip's backoff:
+under 2 s in all), so a dropped connection on a shared CI network does not fail the
+stage, while an index that cannot be reached still fails it within minutes.
 """
 
 import os
@@ -114,7 +116,7 @@ def test_chapter_runs_in_a_fresh_binder_environment(tmp_path):
         JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
         IPYTHONDIR=str(tmp_path / "ipython"),
     )
-    pip = [str(python), "-m", "pip", "install", "--retries", "0", "--timeout", "30", "-q"]
+    pip = [str(python), "-m", "pip", "install", "--retries", "3", "--timeout", "30", "-q"]
     took = {
         "install": _run(
             pip + ["-r", requirements.name],
